@@ -1,0 +1,51 @@
+"""``lnn-control <command> ...``: the project's one console entry point.
+
+Thin on purpose: it parses arguments and calls library code. Each command lives in a module with
+``add_arguments(parser)``, which declares its options and sets ``handler`` (a function taking the
+parsed namespace and returning an exit code) with ``parser.set_defaults``. Command modules import
+heavy dependencies (torch, mujoco, rclpy) inside their handlers so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from lnn_control import __version__
+from lnn_control.errors import LnnControlError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: command name -> (module defining ``add_arguments``, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("lnn_control.bench", "run a benchmark: prints a table and writes JSON"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser, one subparser per entry of :data:`COMMANDS`."""
+    parser = argparse.ArgumentParser(
+        prog="lnn-control", description="Liquid neural network control policies for robots."
+    )
+    parser.add_argument("--version", action="version", version=f"lnn-control {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code (2 for a user error, with its message)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except LnnControlError as error:
+        print(f"lnn-control {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

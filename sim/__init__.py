@@ -1,0 +1,1 @@
+"""Simulation suite (installed as ``lnn_control.sim``): MuJoCo models, Gymnasium envs, experts."""
