@@ -30,13 +30,9 @@ __all__ = ["LiquidCell", "sequence_dt", "step_dt"]
 class LiquidCell(nn.Module):
     """Base class of the liquid cells; see the module docstring for the contract.
 
-    Subclasses set ``input_size``, ``state_size`` and ``output_size`` and implement
-    :meth:`prepare`, :meth:`input_terms`, :meth:`step` and :meth:`output`.
+    Subclasses set the int attributes ``input_size``, ``state_size`` and ``output_size`` and
+    implement :meth:`prepare`, :meth:`input_terms`, :meth:`step` and :meth:`output`.
     """
-
-    input_size: int
-    state_size: int
-    output_size: int
 
     def forward(
         self, x: Tensor, h: Optional[Tensor] = None, dt: Union[float, Tensor] = 1.0

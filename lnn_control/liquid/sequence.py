@@ -55,7 +55,8 @@ class LiquidSequence(nn.Module):
         :param h0: initial state ``(B, state_size)``; ``None`` for zeros. With mixed memory the
             state is ``[h, c]`` side by side.
         :param dt: time step of every sample and step in seconds: ``None`` (1.0), a float, or a
-            tensor ``(B, T)``; step ``t`` advances the state by ``dt[:, t]``.
+            tensor ``(B, T)``; step ``t`` advances the state by ``dt[:, t]``. Time steps are
+            data: no gradient flows to them.
         :param reset: optional ``(B, T)`` bool: where true the state is zeroed before step ``t``
             (an episode starts there).
         :return: ``(y, h_T)``: outputs ``(B, T, output_size)`` (``(B, output_size)`` if not
@@ -83,7 +84,8 @@ class LiquidSequence(nn.Module):
             keep = (reset == 0).to(x.dtype).unsqueeze(-1)
         cell = self.cell
         prep = cell.prepare()
-        states = cell.scan(cell.input_terms(x, prep), h0, sequence_dt(dt, x), keep, prep)
+        dts = sequence_dt(dt, x).detach()
+        states = cell.scan(cell.input_terms(x, prep), h0, dts, keep, prep)
         y = self.fc(cell.output(states, prep))
         if not self.return_sequences:
             y = y[:, -1]

@@ -136,14 +136,12 @@ class Wiring:
     # -- serialisation ---------------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
         """Plain data (JSON/YAML-safe) from which :func:`wiring_from_config` rebuilds this wiring."""
-        sensory = self.sensory_adjacency_matrix
         return {
             "type": self.type_name,
             "units": self.units,
             "output_dim": self.output_dim,
             "input_dim": self.input_dim,
-            "adjacency_matrix": self.adjacency_matrix.tolist(),
-            "sensory_adjacency_matrix": None if sensory is None else sensory.tolist(),
+            **_matrices(self),
         }
 
     @classmethod
@@ -164,8 +162,19 @@ class Wiring:
         return wiring
 
     def _finish_from_config(self, config: dict[str, Any]) -> Wiring:
+        """Build for the config's input size; explicit matrices in the config replace drawn ones."""
         if config.get("input_dim") is not None:
             self.build(int(config["input_dim"]))
+        if config.get("adjacency_matrix") is not None:
+            self.adjacency_matrix = _polarity_matrix(
+                config["adjacency_matrix"], (self.units, self.units), "adjacency_matrix"
+            )
+        if config.get("sensory_adjacency_matrix") is not None and self.input_dim is not None:
+            self.sensory_adjacency_matrix = _polarity_matrix(
+                config["sensory_adjacency_matrix"],
+                (self.input_dim, self.units),
+                "sensory_adjacency_matrix",
+            )
         return self
 
     def __repr__(self) -> str:
@@ -305,7 +314,8 @@ class NCP(Wiring):
     :param inter_fanout: synapses from each inter neuron to distinct command neurons.
     :param recurrent_command_synapses: number of command -> command synapse draws.
     :param motor_fanin: synapses into each motor neuron from distinct command neurons.
-    :param seed: seed of the draws (ncps's default 22222).
+    :param seed: seed of the draws (ncps's default 22222). A wiring whose seed is unknown (one
+        converted from ncps's ``NCP``) has ``seed = None``; its config then holds its matrices.
     """
 
     type_name = "NCP"
@@ -441,7 +451,7 @@ class NCP(Wiring):
                 self.add_synapse(src, int(dest), int(self._rng.choice([-1, 1])))
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        config: dict[str, Any] = {
             "type": self.type_name,
             "inter_neurons": self.num_inter_neurons,
             "command_neurons": self.num_command_neurons,
@@ -453,10 +463,14 @@ class NCP(Wiring):
             "seed": self.seed,
             "input_dim": self.input_dim,
         }
+        if self.seed is None:
+            config.update(_matrices(self))
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Wiring:
         config = _expect_type(config, cls.type_name)
+        seed = config.get("seed", 22222)
         wiring = cls(
             config["inter_neurons"],
             config["command_neurons"],
@@ -465,8 +479,12 @@ class NCP(Wiring):
             config["inter_fanout"],
             config["recurrent_command_synapses"],
             config["motor_fanin"],
-            config.get("seed", 22222),
+            22222 if seed is None else seed,
         )
+        if seed is None:
+            if config.get("adjacency_matrix") is None:
+                raise ConfigError("an NCP config with seed null must hold its adjacency_matrix")
+            wiring.seed = None
         return wiring._finish_from_config(config)
 
 
@@ -559,6 +577,14 @@ def _expect_type(config: dict[str, Any], type_name: str) -> dict[str, Any]:
     if kind != type_name:
         raise ConfigError(f"expected a {type_name} wiring config, got type {kind!r}")
     return config
+
+
+def _matrices(wiring: Wiring) -> dict[str, Any]:
+    sensory = wiring.sensory_adjacency_matrix
+    return {
+        "adjacency_matrix": wiring.adjacency_matrix.tolist(),
+        "sensory_adjacency_matrix": None if sensory is None else sensory.tolist(),
+    }
 
 
 def _polarity_matrix(data: Any, shape: tuple[int, int], key: str) -> np.ndarray:
