@@ -15,6 +15,16 @@ PACKAGE = "lnn_control"
 ROOT = Path(__file__).resolve().parent
 VERSION = re.search(r"<version>([^<]+)</version>", (ROOT / "package.xml").read_text()).group(1)
 
+if Path.cwd().resolve() != ROOT:
+    # `colcon build --symlink-install` runs `setup.py develop` from a build folder holding links
+    # to top-level packages only; legacy develop mode cannot map lnn_control.sim to sim/.
+    raise SystemExit(
+        "lnn_control: run setup.py from its own folder. `colcon build --symlink-install` is not "
+        "supported (lnn_control.sim and lnn_control.bench live in sim/ and bench/, which its "
+        "develop mode cannot map); use `colcon build` without --symlink-install, or "
+        "`pip install -e .` for an editable install."
+    )
+
 
 def mapped_packages(folder: str, name: str) -> list[str]:
     """`name` and every package below `folder`, named as installed under `name`."""
@@ -60,6 +70,7 @@ DEV = [
     "onnxruntime==1.32.0",
     "onnxscript==0.7.2",
     "scipy==1.17.1",
+    "colcon-common-extensions==0.3.0",
 ]
 
 setup(

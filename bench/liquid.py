@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,9 @@ def _single_step(
         expected = reference(x, h, dt)[1]
         paths: dict[str, Callable[[], Any]] = {"ncps cell (eager)": lambda: reference(x, h, dt)}
         paths["ours eager"] = lambda: ours(x, h, dt)
-        scripted = torch.jit.freeze(torch.jit.script(CellStep(ours).eval()))
+        with warnings.catch_warnings():  # torch.jit is deprecated in 2.13, still measured here
+            warnings.filterwarnings("ignore", "`torch.jit", DeprecationWarning)
+            scripted = torch.jit.freeze(torch.jit.script(CellStep(ours).eval()))
         paths["ours TorchScript"] = lambda: scripted(x, h, dt)
         onnx = OnnxStep(export_onnx(ours, tmp / f"{kind}.onnx"))
         xn, hn, dtn = x.numpy(), h.numpy(), dt.numpy()

@@ -104,7 +104,7 @@ class CfCCell(LiquidCell):
         self.register_buffer("sparsity_mask", mask)
 
         activation = ACTIVATIONS[backbone_activation]
-        self.backbone: Optional[nn.Sequential] = None
+        backbone = None
         head_in = input_size + hidden_size
         if self.backbone_layers > 0:
             layers: list[nn.Module] = [nn.Linear(head_in, backbone_units), activation()]
@@ -112,8 +112,9 @@ class CfCCell(LiquidCell):
                 layers += [nn.Linear(backbone_units, backbone_units), activation()]
                 if backbone_dropout > 0.0:
                     layers.append(nn.Dropout(backbone_dropout))
-            self.backbone = nn.Sequential(*layers)
+            backbone = nn.Sequential(*layers)
             head_in = backbone_units
+        self.backbone = backbone
         # Mode "pure" has w_tau and A, the others ff2 and the time gates; the absent ones are
         # None so that TorchScript drops the code that reads them.
         pure = mode == "pure"

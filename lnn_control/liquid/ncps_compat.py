@@ -14,13 +14,17 @@ from torch import nn
 
 from lnn_control.errors import ConfigError
 from lnn_control.liquid.base import LiquidCell
-from lnn_control.liquid.cfc import ACTIVATIONS, CfCCell, WiredCfCCell
+from lnn_control.liquid.cfc import CfCCell, WiredCfCCell
 from lnn_control.liquid.ltc import LTCCell
 from lnn_control.liquid.mixed import MixedMemoryCell
 from lnn_control.liquid.sequence import LiquidSequence
 from lnn_control.liquid.wiring import NCP, AutoNCP, FullyConnected, Random, Wiring
 
 __all__ = ["from_ncps", "wiring_from_ncps"]
+
+#: class name of an ncps backbone activation -> our activation name
+NCPS_ACTIVATIONS = {"LeCun": "lecun_tanh", "Tanh": "tanh", "ReLU": "relu", "SiLU": "silu",
+                    "GELU": "gelu"}
 
 
 def from_ncps(module: nn.Module) -> nn.Module:
@@ -102,8 +106,7 @@ def _cfc_cell(cell: Any) -> CfCCell:
     units, activation, dropout = 128, "lecun_tanh", 0.0
     if layers > 0:
         units = cell.backbone[0].out_features
-        names = {cls: name for name, cls in ACTIVATIONS.items()}
-        activation = names[type(cell.backbone[1])]
+        activation = NCPS_ACTIVATIONS[type(cell.backbone[1]).__name__]
         dropout = next((m.p for m in cell.backbone if isinstance(m, nn.Dropout)), 0.0)
     mask = None if cell.sparsity_mask is None else cell.sparsity_mask.detach().numpy().T
     ours = CfCCell(
