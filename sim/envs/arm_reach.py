@@ -1,0 +1,152 @@
+"""``lnn_control/ArmReach-v0``: bring a 6-DoF arm's end effector to a target seen by a camera."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from lnn_control.sim.arm import HOME, JOINTS, JointTargets
+from lnn_control.sim.envs.base import SensorEnv
+from lnn_control.sim.streams import StreamSpec
+from lnn_control.sim.timing import StreamTiming
+
+__all__ = ["ArmReachEnv"]
+
+
+class ArmReachEnv(SensorEnv):
+    """Move the end effector to a red target ball that only the workspace camera sees.
+
+    **Robot.** A 6-DoF arm with UR5e proportions, masses and torque limits
+    (``models/arm/arm6.xml`` cites them), position servos with gravity compensation (as UR's
+    controller does); physics at 500 Hz, control at 25 Hz.
+
+    **Action** ``Box(-1, 1, (6,), float32)``: joint position targets, ``a * pi`` rad for each joint
+    (shoulder pan, shoulder lift, elbow, wrist 1, wrist 2, wrist 3), tracked by the servos.
+
+    **Observation** ``Dict`` of the newest message of each selected stream (default ``camera`` and
+    ``joints``); every message, stamped, is in ``info["sensor_events"]``:
+
+    ==========  ===========  =======  =============================================  =====  ======  =======
+    stream      kind         shape    contents and units                             rate   jitter  latency
+    ==========  ===========  =======  =============================================  =====  ======  =======
+    camera      image        (S,S,3)  fixed workspace camera rgb8, S = image_size     30     5 %     30 ms
+    joints      joint_state  (12,)    joint positions rad then velocities rad/s      100    2 %     2 ms
+    wrist_imu   imu          (6,)     wrist gyro rad/s, specific force m/s^2, noisy  200    2 %     2 ms
+                                      (opt-in)
+    ==========  ===========  =======  =============================================  =====  ======  =======
+
+    **Privileged** (``info["privileged_events"]``): ``ground_truth`` (joint_state (12,), exact, every
+    control instant) and ``goal`` (vector (3,): the target's position m, world frame, at reset).
+
+    **Episode.** Start at the home pose plus up to ``start_joint_noise`` (0.3 rad) per joint;
+    target uniform in x 0.3 to 0.65 m, y -0.3 to 0.3 m, z 0.08 to 0.4 m (the base is at the origin).
+    100 steps (4 s); never terminated early.
+
+    **Reward** per step: ``exp(-d / 0.1) - 0.01 |a - a_prev|^2``, ``d`` the distance from the
+    end effector (tool tip, site ``ee``) to the target, m.
+
+    **Success** (``info["is_success"]``): end effector within 0.02 m of the target for the last 0.5 s.
+    """
+
+    ROBOT = "arm"
+    CONTROL_HZ = 25.0
+    ACTION_SIZE = 6
+    IMAGE_CAMERA = "workspace"
+    RENDER_CAMERA = "overview"
+    STREAMS = {
+        "camera": StreamSpec(
+            "image", (64, 64, 3), "fixed workspace camera rgb8, image_size square",
+            StreamTiming(30.0, jitter=0.05, latency_s=0.030),
+        ),
+        "joints": StreamSpec(
+            "joint_state", (12,), "joint positions rad then velocities rad/s",
+            StreamTiming(100.0, jitter=0.02, latency_s=0.002),
+        ),
+        "wrist_imu": StreamSpec(
+            "imu", (6,), "wrist gyro rad/s then specific force m/s^2, body frame, noisy",
+            StreamTiming(200.0, jitter=0.02, latency_s=0.002),
+        ),
+        "ground_truth": StreamSpec(
+            "joint_state", (12,), "PRIVILEGED exact joint state at every control instant",
+            privileged=True,
+        ),
+        "goal": StreamSpec("vector", (3,), "PRIVILEGED target position m", privileged=True),
+    }
+    DEFAULT_STREAMS = ("camera", "joints")
+    #: success: within HOLD_RADIUS (m) of the target for the last HOLD_TIME (s)
+    HOLD_RADIUS = 0.02
+    HOLD_TIME = 0.5
+    #: where targets are drawn, m: (low, high) corners of a box
+    TARGET_BOX = ((0.3, -0.3, 0.08), (0.65, 0.3, 0.4))
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        model = self.model
+        self.joint_targets = JointTargets(model)
+        self._nominal_mass = model.body_mass.copy()
+        self._nominal_inertia = model.body_inertia.copy()
+        self._nominal_gain = model.actuator_gainprm[:, 0].copy()
+        self._nominal_bias = model.actuator_biasprm[:, :3].copy()
+        self._ee = model.site("ee").id
+        self.target = np.zeros(3)
+        self._previous_action = self.joint_targets.action(HOME)
+        self._held_s = 0.0
+
+    @property
+    def end_effector(self) -> np.ndarray:
+        """``(3,)`` the end effector's position now, m (world frame)."""
+        mujoco.mj_kinematics(self.model, self.data)
+        return self.data.site_xpos[self._ee].copy()
+
+    # ------------------------------------------------------------------ SensorEnv hooks
+    def _reader(self, name: str) -> Any:
+        if name == "camera":
+            return self._camera_reader()
+        if name == "joints":
+            return self._sensor_reader(
+                *(f"q_{j}" for j in JOINTS), *(f"dq_{j}" for j in JOINTS)
+            )
+        if name == "wrist_imu":
+            return self._sensor_reader("wrist_gyro", "wrist_accel")
+        raise KeyError(name)
+
+    def _ground_truth(self) -> np.ndarray:
+        return np.concatenate((self.data.qpos, self.data.qvel))
+
+    def _randomise(self, rng: np.random.Generator) -> None:
+        scenario, model = self.scenario.arm, self.model
+        mass = scenario.mass_scale.sample(rng)
+        model.body_mass[:] = self._nominal_mass * mass
+        model.body_inertia[:] = self._nominal_inertia * mass
+        gain = scenario.servo_gain_scale.sample(rng)
+        model.actuator_gainprm[:, 0] = self._nominal_gain * gain
+        model.actuator_biasprm[:, :3] = self._nominal_bias * gain
+
+    def _reset_task(self, rng: np.random.Generator) -> None:
+        noise = self.scenario.arm.start_joint_noise
+        self.data.qpos[:] = HOME + rng.uniform(-noise, noise, HOME.shape)
+        self.data.ctrl[:] = self.data.qpos
+        self.target[:] = rng.uniform(*self.TARGET_BOX)
+        self.data.mocap_pos[0] = self.target
+        self._previous_action = self.joint_targets.action(self.data.qpos)
+        self._held_s = 0.0
+
+    def _privileged_goal(self) -> np.ndarray:
+        return self.target.copy()
+
+    def _apply_action(self, action: np.ndarray) -> None:
+        self.data.ctrl[:] = self.joint_targets.targets(action)
+
+    def _evaluate(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
+        offset = self.end_effector - self.target
+        distance = math.sqrt(offset @ offset)
+        self._held_s = self._held_s + self.control_dt if distance < self.HOLD_RADIUS else 0.0
+        change = action - self._previous_action
+        self._previous_action = action
+        reward = math.exp(-distance / 0.1) - 0.01 * float(change @ change)
+        info = {"distance": distance, "is_success": self._held_s >= self.HOLD_TIME - 1e-9}
+        return reward, False, info
+

@@ -1,0 +1,91 @@
+"""``lnn_control/QuadTarget-v0``: find a coloured target in the camera image and fly up to it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lnn_control.sim.envs.quadrotor_env import QUADROTOR_STREAMS, QuadrotorEnv, sample_start
+from lnn_control.sim.streams import StreamSpec
+
+__all__ = ["QuadTargetEnv"]
+
+
+class QuadTargetEnv(QuadrotorEnv):
+    """Fly to a red target seen only through the forward camera (the liquid-drone task).
+
+    The robot, action and timing are those of :class:`~lnn_control.sim.envs.quad_hover.QuadHoverEnv`
+    (CTBR action, ``Box(-1, 1, (4,))``: thrust ``(a0 + 1) / 2 * 0.596`` N, roll and pitch rates
+    ``6 a`` rad/s, yaw rate ``3 a`` rad/s). The target's position is in no observation: the policy
+    has to find it in the image and keep it in view.
+
+    **Observation** ``Dict`` of the newest message of each selected stream (default ``camera`` and
+    ``imu``; ``odom`` may be added); all messages, stamped, are in ``info["sensor_events"]``:
+
+    ==========  ========  =======  ==============================================  =====  ======  =======
+    stream      kind      shape    contents and units                              rate   jitter  latency
+    ==========  ========  =======  ==============================================  =====  ======  =======
+    camera      image     (S,S,3)  forward camera ``fpv`` rgb8, 80 deg, S=64        30     5 %     20 ms
+    imu         imu       (6,)     gyro rad/s, specific force m/s^2 (body), noisy  200    2 %     2 ms
+    odom        odometry  (13,)    position, quaternion [qx,qy,qz,qw], world       100    5 %     10 ms
+                                   velocity, body rates (opt-in)
+    ==========  ========  =======  ==============================================  =====  ======  =======
+
+    **Privileged** (``info["privileged_events"]``): ``ground_truth`` (odometry (13,), exact, every
+    control instant) and ``goal`` (vector (4,): the stand-off position [x, y, z] m facing the
+    target and the yaw rad that faces it; handed out at reset).
+
+    **Episode.** Start at (0, 0, 1) m plus up to ``start_offset`` per axis, any yaw, tilt and speed
+    as in QuadHover. The target (a red sphere, radius 0.15 m) lies 2 to 3.5 m away at a bearing
+    within 60 deg of the start heading (so it may start outside the 80 deg view), 0.6 to 1.6 m high.
+    The goal is 0.7 m short of it along that bearing, facing it. 800 steps (8 s); terminated as
+    QuadHover.
+
+    **Reward** per step: QuadHover's reward towards the goal plus ``0.1 cos(e)``, ``e`` the angle
+    between the camera axis and the direction to the target (rad).
+
+    **Success** (``info["is_success"]``): within 0.1 m of the goal for the last 1 s.
+    """
+
+    STREAMS = {
+        **QUADROTOR_STREAMS,
+        "goal": StreamSpec(
+            "vector", (4,), "PRIVILEGED stand-off position m and yaw rad facing the target",
+            privileged=True,
+        ),
+    }
+    DEFAULT_STREAMS = ("camera", "imu")
+    #: how far short of the target the goal is, m
+    STANDOFF = 0.7
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = np.zeros(3)
+        self.goal_yaw = 0.0
+
+    def _reset_task(self, rng: np.random.Generator) -> None:
+        yaw = rng.uniform(-np.pi, np.pi, 1)
+        (qpos,), (qvel,) = sample_start(rng, np.array([[0.0, 0.0, 1.0]]), yaw, self.scenario.quadrotor)
+        self._place(qpos, qvel)
+        start = qpos[:2]
+        bearing = float(yaw[0]) + rng.uniform(-math.pi / 3, math.pi / 3)
+        heading = np.array([math.cos(bearing), math.sin(bearing)])
+        distance = rng.uniform(2.0, 3.5)
+        self.target[:2] = start + distance * heading
+        self.target[2] = rng.uniform(0.6, 1.6)
+        self.goal[:2] = self.target[:2] - self.STANDOFF * heading
+        self.goal[2] = self.target[2]
+        self.goal_yaw = math.atan2(heading[1], heading[0])
+        self.data.mocap_pos[0] = self.target
+
+    def _privileged_goal(self) -> np.ndarray:
+        return np.append(self.goal, self.goal_yaw)
+
+    def _evaluate(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
+        reward, terminated, info = self._goal_terms(action)
+        to_target = self.target - self.data.qpos[:3]
+        forward = self.data.xmat[self._body_id, [0, 3, 6]]  # body x axis in the world
+        reward += 0.1 * float(forward @ to_target) / max(float(np.linalg.norm(to_target)), 1e-6)
+        return reward, terminated, info

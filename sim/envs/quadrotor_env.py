@@ -1,0 +1,205 @@
+"""What the quadrotor envs share: the Crazyflie scene, its streams, CTBR actions, wind, and the
+task maths (start states, reward, crashes, success) written once for one env or a batch.
+
+See :mod:`lnn_control.sim.quadrotor` for the action's physical meaning and the rate controller.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from lnn_control.sim.envs.base import ROS_QUATERNION_ORDER, SensorEnv, quaternion_to_ros
+from lnn_control.sim.quadrotor import (
+    BODY,
+    QuadrotorDraw,
+    QuadrotorParams,
+    RateController,
+    Wind,
+    draw_quadrotor,
+    quaternion_from_euler,
+)
+from lnn_control.sim.scenarios import QuadrotorRandomisation
+from lnn_control.sim.streams import StreamSpec
+from lnn_control.sim.timing import StreamTiming
+
+__all__ = [
+    "CRASH_PENALTY",
+    "HOLD_RADIUS",
+    "HOLD_TIME",
+    "QUADROTOR_STREAMS",
+    "QuadrotorEnv",
+    "crashed",
+    "goal_reward",
+    "held",
+    "sample_start",
+]
+
+#: streams every quadrotor env offers (the goal's stream differs per env)
+QUADROTOR_STREAMS: dict[str, StreamSpec] = {
+    "imu": StreamSpec(
+        "imu", (6,), "gyro [wx, wy, wz] rad/s then specific force [ax, ay, az] m/s^2 (+9.81 up at "
+        "rest), body frame, with white noise and bias (scenario `imu`)",
+        StreamTiming(200.0, jitter=0.02, latency_s=0.002),
+    ),
+    "odom": StreamSpec(
+        "odometry", (13,), "position m, quaternion [qx, qy, qz, qw], world velocity m/s, body rates "
+        "rad/s (as motion capture or VIO delivers it; exact values, delayed)",
+        StreamTiming(100.0, jitter=0.05, latency_s=0.010),
+    ),
+    "camera": StreamSpec(
+        "image", (64, 64, 3), "forward camera `fpv`, rgb8, image_size square, 80 deg field of view",
+        StreamTiming(30.0, jitter=0.05, latency_s=0.020),
+    ),
+    "ground_truth": StreamSpec(
+        "odometry", (13,), "PRIVILEGED exact odometry at every control instant", privileged=True
+    ),
+}
+
+#: success: within HOLD_RADIUS (m) of the goal for the last HOLD_TIME (s)
+HOLD_RADIUS = 0.1
+HOLD_TIME = 1.0
+#: a crash costs this much reward, once
+CRASH_PENALTY = 10.0
+#: the episode ends (terminated) below FLOOR, above CEILING or beyond ARENA_RADIUS horizontally, m
+FLOOR, CEILING, ARENA_RADIUS = 0.05, 4.0, 5.0
+
+
+def sample_start(
+    rng: np.random.Generator, centre: np.ndarray, yaw: np.ndarray, scenario: QuadrotorRandomisation
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start states around ``centre`` ``(n, 3)`` m heading ``yaw`` ``(n,)`` rad, per the scenario.
+
+    Position: centre plus up to ``start_offset`` per axis, at least 0.3 m high; roll and pitch up
+    to ``start_tilt``; velocity up to ``start_speed`` per axis; no body rates.
+
+    :return: ``qpos`` ``(n, 7)`` (position, MuJoCo quaternion) and ``qvel`` ``(n, 6)``.
+    """
+    count = len(centre)
+    position = centre + rng.uniform(-scenario.start_offset, scenario.start_offset, (count, 3))
+    position[:, 2] = np.maximum(position[:, 2], 0.3)
+    roll, pitch = rng.uniform(-scenario.start_tilt, scenario.start_tilt, (2, count))
+    qvel = np.zeros((count, 6))
+    qvel[:, :3] = rng.uniform(-scenario.start_speed, scenario.start_speed, (count, 3))
+    return np.concatenate([position, quaternion_from_euler(roll, pitch, yaw)], axis=1), qvel
+
+
+def crashed(x: Any, y: Any, z: Any, qx: Any, qy: Any) -> Any:
+    """True (per env) below the floor, above the ceiling, out of the arena or upside down.
+
+    Works on floats and on arrays; ``qx, qy`` are the attitude quaternion's x and y (the body z
+    axis points down when ``1 - 2 (qx^2 + qy^2) < 0``).
+    """
+    return (
+        (z < FLOOR)
+        | (z > CEILING)
+        | (x * x + y * y > ARENA_RADIUS**2)
+        | (1.0 - 2.0 * (qx * qx + qy * qy) < 0.0)
+    )
+
+
+def goal_reward(distance: Any, speed: Any, rate: Any, change: Any, crash: Any) -> Any:
+    """``exp(-distance / 0.25) - 0.05 speed - 0.01 rate - 0.01 change - 10 crash`` (floats or arrays).
+
+    :param distance: to the goal, m. :param speed: m/s. :param rate: body-rate magnitude, rad/s.
+    :param change: squared change of the action since the last step. :param crash: bool.
+    """
+    return np.exp(-distance / 0.25) - 0.05 * speed - 0.01 * rate - 0.01 * change - CRASH_PENALTY * crash
+
+
+def held(previous: Any, distance: Any, dt: float) -> Any:
+    """Time within :data:`HOLD_RADIUS` of the goal up to now, s (resets to 0 outside; floats or arrays)."""
+    return (previous + dt) * (distance < HOLD_RADIUS)
+
+
+class QuadrotorEnv(SensorEnv):
+    """Base of ``QuadHover`` and ``QuadTarget``: a Crazyflie 2.x under CTBR control at 100 Hz."""
+
+    ROBOT = "quadrotor"
+    CONTROL_HZ = 100.0
+    ACTION_SIZE = 4
+    IMAGE_CAMERA = "fpv"
+    RENDER_CAMERA = "chase"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.nominal = QuadrotorParams.from_model(self.model)
+        self.controller = RateController(self.nominal)
+        body = self._body_id = self.model.body(BODY).id
+        self._position = self.data.qpos[0:3]
+        self._attitude = self.data.qpos[3:7]
+        self._velocity = self.data.qvel[0:3]
+        self._body_rates = self.data.qvel[3:6]
+        self._ctrl = self.data.ctrl
+        self._wind_force = self.data.xfrc_applied[body, :3]
+        self._dof = int(self.model.jnt_dofadr[self.model.body_jntadr[body]])
+        self.goal = np.zeros(3)
+        self.draw: QuadrotorDraw | None = None
+        self._wind: Wind | None = None
+        self._hover_ctrl = self.controller.motor_commands(self.controller.hover_action, np.zeros(3))
+        self._previous_action = self.controller.hover_action
+        self._held_s = 0.0
+
+    # ------------------------------------------------------------------ SensorEnv hooks
+    def _reader(self, name: str) -> Any:
+        if name == "imu":
+            return self._sensor_reader("gyro", "accel")
+        if name == "odom":
+            # [position, quaternion w-first, linear velocity, gyro] -> ROS quaternion order
+            return self._sensor_reader(
+                "position", "orientation", "linvel", "gyro", reorder=ROS_QUATERNION_ORDER
+            )
+        if name == "camera":
+            return self._camera_reader()
+        if name == "goal":
+            goal = self.goal
+            return lambda data: goal.copy()
+        raise KeyError(name)
+
+    def _ground_truth(self) -> np.ndarray:
+        return quaternion_to_ros(np.concatenate((self.data.qpos, self.data.qvel)))
+
+    def _randomise(self, rng: np.random.Generator) -> None:
+        scenario = self.scenario.quadrotor
+        self.draw = draw_quadrotor(self.nominal, scenario, rng)
+        self.draw.write(self.model, self._body_id, self._dof)
+        mujoco.mj_setConst(self.model, self.data)
+        self._wind = Wind((), scenario.gust_std, scenario.gust_time_constant, self.control_dt, rng)
+        self._wind.restart(self.draw.steady_wind)
+
+    def _apply_action(self, action: np.ndarray) -> None:
+        self._ctrl[:] = self.controller.motor_commands(action, self._body_rates)
+        wind = self._wind
+        if wind is not None and not wind.calm:
+            self._wind_force[:] = self.draw.drag * wind.step()  # type: ignore[union-attr]
+
+    # ------------------------------------------------------------------ task pieces
+    def _place(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
+        """Start the episode in state ``qpos`` ``(7,)``, ``qvel`` ``(6,)`` with the motors at hover."""
+        self.data.qpos[:] = qpos
+        self.data.qvel[:] = qvel
+        self.data.act[:] = self._hover_ctrl
+        self._ctrl[:] = self._hover_ctrl
+        self._wind_force[:] = 0.0
+        self._previous_action = self.controller.hover_action
+        self._held_s = 0.0
+
+    def _goal_terms(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
+        """Reward, termination and info of flying to :attr:`goal` and holding there."""
+        offset = self._position - self.goal
+        distance = math.sqrt(offset @ offset)
+        self._held_s = held(self._held_s, distance, self.control_dt)
+        x, y, z = self._position.tolist()
+        _, qx, qy, _ = self._attitude.tolist()
+        crash = crashed(x, y, z, qx, qy)
+        change = action - self._previous_action
+        self._previous_action = action
+        velocity, rates = self._velocity, self._body_rates
+        reward = goal_reward(
+            distance, math.sqrt(velocity @ velocity), math.sqrt(rates @ rates), change @ change, crash
+        )
+        info = {"distance": distance, "is_success": self._held_s >= HOLD_TIME - 1e-9}
+        return float(reward), bool(crash), info
