@@ -8,23 +8,33 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 __all__ = ["latency_us", "machine_info", "print_table", "write_json"]
 
 
-def latency_us(fn: Callable[[], object], calls: int, warmup: int = 200) -> dict[str, float]:
+def latency_us(
+    fn: Callable[[], object],
+    calls: int,
+    warmup: int = 200,
+    setup: Optional[Callable[[], object]] = None,
+) -> dict[str, float]:
     """Call ``fn`` ``warmup`` times untimed, then ``calls`` times, each timed on its own.
 
+    :param setup: if given, called (untimed) before every call of ``fn``.
     :return: ``{"median_us", "p99_us", "mean_us", "calls"}``, latencies in microseconds.
     """
     for _ in range(warmup):
+        if setup is not None:
+            setup()
         fn()
     samples = np.empty(calls, dtype=np.int64)
     clock = time.perf_counter_ns
     for i in range(calls):
+        if setup is not None:
+            setup()
         start = clock()
         fn()
         samples[i] = clock() - start

@@ -21,6 +21,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 #: command name -> (module defining ``add_arguments``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("lnn_control.bench", "run a benchmark: prints a table and writes JSON"),
+    "export": ("lnn_control.policy.export", "export a checkpoint's policy step to ONNX"),
+    "sim": ("lnn_control.sim.cli", "simulation suite: view an env's episode, evaluate its expert"),
 }
 
 

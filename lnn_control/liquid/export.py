@@ -10,7 +10,9 @@ Three paths, all tested to match eager outputs within 1e-5:
   about a microsecond of call overhead. This is the fastest path on a CPU.
 
 Inputs are ``x (B, input_size)``, ``h (B, state_size)`` and ``dt (B, 1)`` float32 (seconds);
-outputs ``y (B, output_size)`` and ``h_new (B, state_size)``.
+outputs ``y (B, output_size)`` and ``h_new (B, state_size)``. Besides cells, any module with
+``input_size`` and ``state_size`` attributes and that ``forward`` exports the same way (a
+policy's :class:`~lnn_control.policy.model.PolicyStep`).
 """
 
 from __future__ import annotations
@@ -44,16 +46,23 @@ class CellStep(nn.Module):
     def __init__(self, cell: LiquidCell) -> None:
         super().__init__()
         self.cell = cell
+        self.input_size = cell.input_size
+        self.state_size = cell.state_size
 
     def forward(self, x: Tensor, h: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
         """``x (B, F)``, ``h (B, S)``, ``dt (B, 1)`` seconds -> ``(y (B, O), h_new (B, S))``."""
         return self.cell(x, h, dt)
 
 
-def _example(cell: LiquidCell, batch_size: int) -> tuple[Tensor, Tensor, Tensor]:
+def _as_step(module: nn.Module) -> nn.Module:
+    """A cell wrapped in :class:`CellStep`; a step module as it is; in eval mode."""
+    return (CellStep(module) if isinstance(module, LiquidCell) else module).eval()
+
+
+def _example(step: nn.Module, batch_size: int) -> tuple[Tensor, Tensor, Tensor]:
     return (
-        torch.zeros(batch_size, cell.input_size),
-        torch.zeros(batch_size, cell.state_size),
+        torch.zeros(batch_size, int(step.input_size)),
+        torch.zeros(batch_size, int(step.state_size)),
         torch.full((batch_size, 1), 0.01),
     )
 
@@ -66,37 +75,37 @@ def _writable(path: str | os.PathLike[str], suffix: str) -> Path:
     return target
 
 
-def export_onnx(cell: LiquidCell, path: str | os.PathLike[str]) -> Path:
-    """Write the cell's step as ONNX (inputs ``x``, ``h``, ``dt``; outputs ``y``, ``h_new``;
-    dynamic batch size). Written to a temporary file first: a failed export leaves ``path`` as
-    it was. Needs the ``onnx`` and ``onnxscript`` packages.
+def export_onnx(module: nn.Module, path: str | os.PathLike[str]) -> Path:
+    """Write a cell's (or step module's) step as ONNX: inputs ``x``, ``h``, ``dt``; outputs
+    ``y``, ``h_new``; dynamic batch size. Written to a temporary file first: a failed export
+    leaves ``path`` as it was. Needs the ``onnx`` and ``onnxscript`` packages.
 
     :return: the path written.
     """
     target = _writable(path, ".onnx")
-    step = CellStep(cell).eval()
+    step = _as_step(module)
     partial = target.with_name(target.name + ".partial.onnx")
     exporter_log = logging.getLogger("torch.onnx")
     level = exporter_log.level
     exporter_log.setLevel(logging.ERROR)  # it logs one line per absent torchvision operator
     try:
-        _export_onnx(step, cell, partial)
+        _export_onnx(step, partial)
     finally:
         exporter_log.setLevel(level)
     partial.replace(target)
     return target
 
 
-def _export_onnx(step: CellStep, cell: LiquidCell, path: Path) -> None:
+def _export_onnx(step: nn.Module, path: Path) -> None:
     batch = torch.export.Dim("batch")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             step,
-            _example(cell, 2),
+            _example(step, 2),
             input_names=INPUT_NAMES,
             output_names=OUTPUT_NAMES,
-            dynamic_shapes={"x": {0: batch}, "h": {0: batch}, "dt": {0: batch}},
+            dynamic_shapes=({0: batch}, {0: batch}, {0: batch}),
             dynamo=True,
             verbose=False,
         )
@@ -130,9 +139,10 @@ class OnnxStep:
 
 
 def compile_step(
-    cell: LiquidCell, path: str | os.PathLike[str], batch_size: int = 1
+    module: nn.Module, path: str | os.PathLike[str], batch_size: int = 1
 ) -> CompiledStep:
-    """Compile the cell's step for a fixed batch size with AOTInductor into a ``.pt2`` package.
+    """Compile a cell's (or step module's) step for a fixed batch size with AOTInductor into a
+    ``.pt2`` package.
 
     Takes seconds to a minute and needs a C++ compiler; loading the package later needs neither.
     The weights are baked in: recompile after training.
@@ -140,8 +150,8 @@ def compile_step(
     :return: the loaded :class:`CompiledStep`.
     """
     target = _writable(path, ".pt2")
-    step = CellStep(cell).eval()
-    example = _example(cell, batch_size)
+    step = _as_step(module)
+    example = _example(step, batch_size)
     shapes = json.dumps([list(t.shape) for t in example])
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")

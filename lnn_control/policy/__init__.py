@@ -1,5 +1,31 @@
 """Policies: encoders + liquid core + action head, their checkpoints, and the event-driven runtime."""
 
+from lnn_control.policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from lnn_control.policy.config import (
+    ActionSpec,
+    ControlConfig,
+    CoreConfig,
+    PolicyConfig,
+    StreamSpec,
+)
 from lnn_control.policy.events import Controller, SensorEvent
+from lnn_control.policy.model import LiquidPolicy, PolicyStep
+from lnn_control.policy.runtime import EventOutcome, PolicyRuntime, RuntimeStats
 
-__all__ = ["Controller", "SensorEvent"]
+__all__ = [
+    "ActionSpec",
+    "CheckpointError",
+    "ControlConfig",
+    "Controller",
+    "CoreConfig",
+    "EventOutcome",
+    "LiquidPolicy",
+    "PolicyConfig",
+    "PolicyRuntime",
+    "PolicyStep",
+    "RuntimeStats",
+    "SensorEvent",
+    "StreamSpec",
+    "load_checkpoint",
+    "save_checkpoint",
+]

@@ -1,0 +1,218 @@
+"""A policy's configuration: its input streams, its core, its actions and how it is stepped.
+
+Loaded from YAML (``config/models/*.yaml``) with :func:`lnn_control.config.load_config`; every
+value is checked on load and errors name the key (``streams[1].height must be ...``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+from lnn_control.errors import ConfigError
+
+__all__ = ["ActionSpec", "ControlConfig", "CoreConfig", "PolicyConfig", "StreamSpec"]
+
+StreamKind = Literal["imu", "image", "joint_state", "odometry", "vector"]
+Encoding = Literal["rgb8", "bgr8", "mono8"]
+FIXED_SIZES = {"imu": 6, "odometry": 13}
+
+
+@dataclass
+class StreamSpec:
+    """One named input stream (see :mod:`lnn_control.policy.events` for values and units)."""
+
+    #: the stream's name: what events carry and what a node maps a topic to
+    name: str
+    #: imu (6,), odometry (13,), joint_state (2 * joints,), vector (size,), image (H, W, C)
+    kind: StreamKind
+    #: vector streams: the vector's length
+    size: Optional[int] = None
+    #: joint_state streams: number of joints (positions then velocities)
+    joints: Optional[int] = None
+    #: image streams: height and width in pixels, and pixel encoding
+    height: Optional[int] = None
+    width: Optional[int] = None
+    encoding: Encoding = "rgb8"
+    #: encoder output size (vector kinds: 0 feeds the standardised values directly)
+    features: int = 16
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):
+            raise ConfigError(f"stream name {self.name!r} must be a plain identifier")
+        need = {"vector": ["size"], "joint_state": ["joints"], "image": ["height", "width"]}
+        for key in need.get(self.kind, []):
+            value = getattr(self, key)
+            if value is None or value < 1:
+                raise ConfigError(f"stream {self.name!r} ({self.kind}) needs {key} >= 1")
+        if self.kind == "image" and (self.features < 1):
+            raise ConfigError(f"image stream {self.name!r} needs features >= 1")
+        if self.features < 0:
+            raise ConfigError(f"stream {self.name!r} features must be >= 0")
+
+    @property
+    def value_shape(self) -> tuple[int, ...]:
+        """Shape of one event's value."""
+        if self.kind == "image":
+            assert self.height is not None and self.width is not None
+            return (self.height, self.width, 1 if self.encoding == "mono8" else 3)
+        if self.kind == "joint_state":
+            assert self.joints is not None
+            return (2 * self.joints,)
+        if self.kind == "vector":
+            assert self.size is not None
+            return (self.size,)
+        return (FIXED_SIZES[self.kind],)
+
+
+@dataclass
+class CoreConfig:
+    """The recurrent core; its outputs are the actions (an NCP's motor neurons)."""
+
+    #: cfc / ltc (liquid) or the baselines lstm / gru / mlp (frame-stacked)
+    type: Literal["cfc", "ltc", "lstm", "gru", "mlp"] = "cfc"
+    #: cfc / ltc: a wiring config (e.g. {type: AutoNCP, units: 19, output_size: 4}); None: dense
+    wiring: Optional[dict[str, Any]] = None
+    #: neurons of a dense core (cfc/ltc without wiring, lstm, gru) or hidden width (mlp)
+    units: int = 32
+    #: cfc: default / no_gate / pure
+    mode: Literal["default", "no_gate", "pure"] = "default"
+    #: cfc / ltc: LSTM memory in front of the cell
+    mixed_memory: bool = False
+    #: ltc: semi-implicit Euler sub-steps per step, and softplus parameter constraints
+    ode_unfolds: int = 6
+    implicit_param_constraints: bool = True
+    #: wired cfc: honour the wiring's synapses within a layer (ncps issue 53)
+    wiring_recurrence: bool = False
+    #: dense cfc: backbone MLP width and depth
+    backbone_units: int = 64
+    backbone_layers: int = 1
+    #: mlp: number of past inputs stacked
+    frames: int = 4
+
+    def __post_init__(self) -> None:
+        if self.wiring is not None:
+            if self.type not in ("cfc", "ltc"):
+                raise ConfigError(f"core.wiring applies to cfc and ltc cores, not {self.type}")
+            from lnn_control.liquid.wiring import wiring_from_config
+
+            try:
+                wiring_from_config(self.wiring)
+            except ConfigError as error:
+                raise ConfigError(f"core.wiring: {error}") from None
+        for key in ("units", "ode_unfolds", "frames", "backbone_units"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"core.{key} must be >= 1, got {getattr(self, key)}")
+
+
+@dataclass
+class ActionSpec:
+    """The actuator command: names, physical units and limits, and the safe command."""
+
+    names: list[str]
+    #: physical unit of each entry (documentation and reports), e.g. N, rad/s, rad
+    units: list[str]
+    low: list[float]
+    high: list[float]
+    #: sent before the first step, and when the network's output is not finite (default: mid)
+    safe: Optional[list[float]] = None
+
+    def __post_init__(self) -> None:
+        count = len(self.names)
+        if count < 1:
+            raise ConfigError("actions.names must name at least one action")
+        for key in ("units", "low", "high") + (("safe",) if self.safe is not None else ()):
+            if len(getattr(self, key)) != count:
+                raise ConfigError(
+                    f"actions.{key} has {len(getattr(self, key))} entries but there are {count} "
+                    f"actions ({self.names})"
+                )
+        for name, low, high in zip(self.names, self.low, self.high):
+            if not low < high:
+                raise ConfigError(f"action {name!r}: low ({low}) must be below high ({high})")
+        if self.safe is not None:
+            for name, low, high, safe in zip(self.names, self.low, self.high, self.safe):
+                if not low <= safe <= high:
+                    raise ConfigError(f"action {name!r}: safe value {safe} is outside [{low}, {high}]")
+
+    @property
+    def safe_command(self) -> list[float]:
+        """The safe command (the midpoint of the limits when not configured)."""
+        if self.safe is not None:
+            return list(self.safe)
+        return [(low + high) / 2 for low, high in zip(self.low, self.high)]
+
+
+@dataclass
+class ControlConfig:
+    """When the network steps, and how the runtime treats irregular timing."""
+
+    #: stream: step on every event of `stream`; timer: step on each command(stamp) call
+    mode: Literal["stream", "timer"] = "stream"
+    #: stream mode: the stream whose events advance the network
+    stream: Optional[str] = None
+    #: the step length (s) used for the first step after a reset, when there is no previous stamp
+    nominal_dt_s: float = 0.01
+    #: gaps longer than this (s) are integrated in sub-steps no longer than it
+    max_step_s: float = 0.05
+    #: gaps longer than this (s) reset the network state
+    reset_gap_s: float = 1.0
+    #: a stamp older than the last applied one by more than this (s) is a clock jump: reset;
+    #: by less, a late (out-of-order) message: dropped
+    max_backward_s: float = 0.5
+    #: every stream but the stepping one feeds its age (s since its last message) to the network,
+    #: clipped to this and scaled to [0, 1]
+    max_age_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        for key in ("nominal_dt_s", "max_step_s", "reset_gap_s", "max_backward_s", "max_age_s"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"control.{key} must be > 0, got {getattr(self, key)}")
+        if self.reset_gap_s < self.max_step_s:
+            raise ConfigError("control.reset_gap_s must be at least control.max_step_s")
+        if self.mode == "stream" and not self.stream:
+            raise ConfigError("control.stream must name the stream that steps the network")
+        if self.mode == "timer" and self.stream:
+            raise ConfigError("control.stream applies to mode 'stream' only; remove it for 'timer'")
+
+
+@dataclass
+class PolicyConfig:
+    """A whole policy: streams -> encoders -> core -> actions, and its control timing."""
+
+    streams: list[StreamSpec]
+    core: CoreConfig
+    actions: ActionSpec
+    control: ControlConfig = field(default_factory=ControlConfig)
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.streams]
+        if not names:
+            raise ConfigError("streams must declare at least one input stream")
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ConfigError(f"stream names must be unique; repeated: {duplicated}")
+        if self.control.stream is not None and self.control.stream not in names:
+            raise ConfigError(f"control.stream {self.control.stream!r} is not one of the streams {names}")
+        if self.core.wiring is not None:
+            from lnn_control.liquid.wiring import wiring_from_config
+
+            motors = wiring_from_config(self.core.wiring).output_dim
+            if motors != len(self.actions.names):
+                raise ConfigError(
+                    f"core.wiring has {motors} motor neurons but there are "
+                    f"{len(self.actions.names)} actions; they must match"
+                )
+
+    def stream(self, name: str) -> StreamSpec:
+        """The stream called ``name``."""
+        for spec in self.streams:
+            if spec.name == name:
+                return spec
+        raise ConfigError(f"unknown stream {name!r}; this policy has {[s.name for s in self.streams]}")
+
+    @property
+    def aged_streams(self) -> list[str]:
+        """Streams whose age is a network input: all but the stepping one, in declared order."""
+        return [s.name for s in self.streams if s.name != self.control.stream]
