@@ -101,7 +101,8 @@ class PolicyRuntime:
 
     :param policy: the policy (put in eval mode; its weights are read once).
     :param engine: how a step is computed: ``"torch"`` (eager PyTorch, the reference),
-        ``"onnx"`` (onnxruntime) or ``"compiled"`` (AOTInductor; needs a C++ compiler once).
+        ``"onnx"`` (onnxruntime), ``"compiled"`` (AOTInductor; needs a C++ compiler once), or
+        any callable with the signature of :func:`make_engine`'s result.
     :param engine_file: ``onnx``: a step exported with ``lnn-control export`` (checked to come
         from this policy's weights); without it the step is exported to a temporary folder.
     """
@@ -109,7 +110,7 @@ class PolicyRuntime:
     def __init__(
         self,
         policy: LiquidPolicy,
-        engine: EngineKind = "torch",
+        engine: EngineKind | Engine = "torch",
         engine_file: Optional[str | os.PathLike[str]] = None,
     ) -> None:
         self.policy = policy.eval()
@@ -121,8 +122,7 @@ class PolicyRuntime:
         self.layout = step.layout
         self._ages_start = step.ages_start
         self._aged = list(policy.aged_streams)
-        self._engine = make_engine(step, engine, engine_file)
-        self.engine = engine
+        self._engine = engine if callable(engine) else make_engine(step, engine, engine_file)
         self._safe = np.asarray(config.actions.safe_command, dtype=np.float32)
         self._low = np.asarray(config.actions.low, dtype=np.float32)
         self._high = np.asarray(config.actions.high, dtype=np.float32)

@@ -1,0 +1,117 @@
+"""Checkpoints round-trip exactly; damaged or hostile ones fail clearly and execute nothing."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from policies import camera_frames, imu_values, policy
+
+from lnn_control.policy import CheckpointError, PolicyRuntime, load_checkpoint, save_checkpoint
+
+MS = 1_000_000
+
+
+def run(policy_, events):
+    runtime = PolicyRuntime(policy_)
+    return [(runtime.on_event(s, t, v), runtime.command(t)) for t, s, v in events]
+
+
+@pytest.mark.parametrize("name", ["imu_cfc", "imu_ltc", "camera_imu_cfc"])
+def test_round_trip_gives_identical_commands(tmp_path, name):
+    original = policy(name, seed=3)
+    with torch.no_grad():  # non-default statistics must survive the trip too
+        original.encoders["imu"].set_statistics(torch.full((6,), 0.5), torch.full((6,), 2.0))
+    save_checkpoint(original, tmp_path / "ckpt", metadata={"env": "test"})
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    events = [(k * 5 * MS, "imu", v) for k, v in enumerate(imu_values(40))]
+    if "camera" in name:
+        events += [(k * 33 * MS, "camera", f) for k, f in enumerate(camera_frames(6))]
+        events.sort(key=lambda e: e[0])
+    for (outcome_a, a), (outcome_b, b) in zip(run(original, events), run(loaded, events)):
+        assert outcome_a == outcome_b
+        np.testing.assert_array_equal(a, b)
+    assert yaml.safe_load((tmp_path / "ckpt" / "policy.yaml").read_text())["metadata"] == {"env": "test"}
+
+
+@pytest.fixture
+def saved(tmp_path):
+    return save_checkpoint(policy("imu_cfc"), tmp_path / "ckpt")
+
+
+def edit_yaml(folder, change):
+    document = yaml.safe_load((folder / "policy.yaml").read_text())
+    change(document)
+    (folder / "policy.yaml").write_text(yaml.safe_dump(document))
+
+
+def test_changed_weights_are_detected(saved):
+    weights = saved / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-5] ^= 0xFF  # flip bits inside the last tensor's values
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match the checksum"):
+        load_checkpoint(saved)
+
+
+def test_truncated_weights_are_detected(saved):
+    weights = saved / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="changed, truncated"):
+        load_checkpoint(saved)
+
+
+def test_truncated_yaml_is_detected(saved):
+    text = (saved / "policy.yaml").read_text()
+    (saved / "policy.yaml").write_text(text[: len(text) // 2])
+    with pytest.raises(CheckpointError):
+        load_checkpoint(saved)
+
+
+def test_python_object_tags_are_never_executed(saved, tmp_path):
+    marker = tmp_path / "executed"
+    text = (saved / "policy.yaml").read_text()
+    hostile = f"!!python/object/apply:os.system ['touch {marker}']\n"
+    (saved / "policy.yaml").write_text(text.replace("metadata: {}", f"metadata: {hostile}"))
+    with pytest.raises(CheckpointError, match="Python object tags, which are never loaded"):
+        load_checkpoint(saved)
+    assert not marker.exists()
+
+
+def test_unknown_format_version_is_named(saved):
+    edit_yaml(saved, lambda d: d.update(format_version=7))
+    with pytest.raises(CheckpointError, match="format version 7.*reads version 1.*upgrade"):
+        load_checkpoint(saved)
+
+
+@pytest.mark.parametrize("key", ["config", "tensors", "weights_sha256", "format_version"])
+def test_missing_key_is_named(saved, key):
+    edit_yaml(saved, lambda d: d.pop(key))
+    with pytest.raises(CheckpointError, match=f"missing the key '{key}'"):
+        load_checkpoint(saved)
+
+
+def test_config_that_does_not_fit_the_weights_names_the_tensor(saved):
+    edit_yaml(saved, lambda d: d["config"]["streams"][0].update(features=8))
+    with pytest.raises(CheckpointError, match=r"tensor 'encoders\.imu\.linear\.weight' has shape "
+                                              r"\[16, 6\] but the config needs \[8, 6\]"):
+        load_checkpoint(saved)
+
+
+def test_invalid_config_in_a_checkpoint_names_the_key(saved):
+    edit_yaml(saved, lambda d: d["config"]["streams"][0].update(kind="sonar"))
+    with pytest.raises(CheckpointError, match=r"config\.streams\[0\]\.kind must be one of"):
+        load_checkpoint(saved)
+
+
+def test_existing_checkpoint_is_not_overwritten(saved):
+    before = (saved / "weights.safetensors").read_bytes()
+    with pytest.raises(CheckpointError, match="already exists"):
+        save_checkpoint(policy("imu_cfc", seed=9), saved)
+    assert (saved / "weights.safetensors").read_bytes() == before
+    save_checkpoint(policy("imu_cfc", seed=9), saved, overwrite=True)
+    assert (saved / "weights.safetensors").read_bytes() != before
+
+
+def test_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="not a checkpoint: policy.yaml not found"):
+        load_checkpoint(tmp_path)

@@ -1,0 +1,64 @@
+"""Policy configs load from YAML; every mistake is reported with the key that holds it."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from policies import MODELS
+
+from lnn_control.config import config_from_dict, config_to_dict, load_config
+from lnn_control.errors import ConfigError
+from lnn_control.policy import PolicyConfig
+
+
+@pytest.mark.parametrize("path", sorted(MODELS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_model_config_loads_and_round_trips(path):
+    config = load_config(PolicyConfig, path)
+    assert config_from_dict(PolicyConfig, config_to_dict(config)) == config
+
+
+def base():
+    return yaml.safe_load((MODELS / "camera_imu_cfc.yaml").read_text())
+
+
+def broken(change):
+    data = base()
+    change(data)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(extra=1), r"unknown key 'extra'"),
+        (lambda d: d.pop("actions"), r"missing key 'actions'"),
+        (lambda d: d["streams"][0].update(height="big"), r"streams\[0\]\.height must be an int"),
+        (lambda d: d["streams"][0].pop("height"), r"stream 'camera' \(image\) needs height"),
+        (lambda d: d["streams"][1].update(kind="sonar"), r"streams\[1\]\.kind must be one of"),
+        (lambda d: d["streams"][1].update(name="camera"), r"repeated: \['camera'\]"),
+        (lambda d: d["streams"][1].update(name="imu data"), r"plain identifier"),
+        (lambda d: d["control"].update(stream="lidar"), r"control.stream 'lidar' is not one of"),
+        (lambda d: d["control"].update(max_step_s=-1), r"control.max_step_s must be > 0"),
+        (lambda d: d["actions"].update(low=[0, 0, 0]), r"actions.low has 3 entries but there are 4"),
+        (lambda d: d["actions"].update(safe=[9, 0, 0, 0]), r"safe value 9.0 is outside \[0.0, 0.6\]"),
+        (lambda d: d["core"]["wiring"].update(output_size=3), r"3 motor neurons but there are 4"),
+        (lambda d: d["core"]["wiring"].update(type="Mesh"), r"core.wiring: unknown wiring type"),
+        (lambda d: d["core"].update(type="lstm"), r"core.wiring applies to cfc and ltc"),
+    ],
+)
+def test_mistakes_name_their_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(PolicyConfig, broken(change))
+
+
+def test_file_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(PolicyConfig, tmp_path / "nope.yaml")
+    bad = Path(tmp_path / "bad.yaml")
+    bad.write_text("streams: [\n")
+    with pytest.raises(ConfigError, match="not valid plain YAML"):
+        load_config(PolicyConfig, bad)
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text("!!python/object/apply:os.system ['true']\n")
+    with pytest.raises(ConfigError, match="not valid plain YAML"):
+        load_config(PolicyConfig, hostile)
