@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from lnn_control.errors import ShapeError
+from lnn_control.liquid import LTCCell, MixedMemoryCell, WiredCfCCell
 from lnn_control.liquid.base import LiquidCell, sequence_dt
 from lnn_control.perception import ImageEncoder, VectorEncoder
 from lnn_control.policy.config import PolicyConfig
@@ -104,6 +105,21 @@ class LiquidPolicy(nn.Module):
         prep = core.prepare()
         states = core.scan(core.input_terms(x, prep), state, sequence_dt(dt, x).detach(), keep, prep)
         return self.actions(core.output(states, prep)), states
+
+    def neuron_types(self) -> list[str]:
+        """The kind of each entry of the core's state: ``inter`` / ``command`` / ``motor`` for a
+        wired liquid core (an NCP), ``inter`` / ``motor`` for a dense LTC, ``hidden`` for other
+        cores, and ``memory`` for a mixed-memory LSTM's cell state."""
+        core = self.core
+        mixed = isinstance(core, MixedMemoryCell)
+        cell = core.cell if isinstance(core, MixedMemoryCell) else core
+        if isinstance(cell, WiredCfCCell):
+            types = [cell.wiring.get_type_of_neuron(i) for i in cell.neuron_ids]
+        elif isinstance(cell, LTCCell):
+            types = [cell.wiring.get_type_of_neuron(i) for i in range(cell.state_size)]
+        else:
+            return ["hidden"] * core.state_size
+        return types + ["memory"] * len(types) if mixed else types
 
     def step_module(self) -> PolicyStep:
         """This policy's single step as a module (shares the weights)."""

@@ -1,0 +1,176 @@
+"""How a policy is wired to topics: the policy node's parameter file, readable without ROS.
+
+The same YAML file configures the ROS 2 ``policy_node`` (``--params-file``) and rosbag replay,
+so replay maps topics to streams exactly as the robot does. It is a standard ROS 2 parameter file
+(``<node name>: ros__parameters:`` and ``/**: ros__parameters:`` sections)::
+
+    policy_node:
+      ros__parameters:
+        checkpoint: /path/to/checkpoint
+        engine: onnx
+        streams:
+          imu: {topic: /imu/data, type: sensor_msgs/msg/Imu, timeout_s: 0.1}
+          camera: {topic: /camera/image_raw/compressed, type: sensor_msgs/msg/CompressedImage}
+        output:
+          topic: /lnn_control/command
+          type: geometry_msgs/msg/TwistStamped
+          twist_fields: [linear.z, angular.x, angular.y, angular.z]
+
+:func:`deployment_from_parameters` builds the same :class:`Deployment` from the node's declared
+parameters, so node and replay cannot disagree.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lnn_control.config import config_from_dict, read_yaml
+from lnn_control.errors import ConfigError
+from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.messages import COMMAND_TYPES, MESSAGE_TYPES
+
+__all__ = ["Deployment", "OutputTopic", "StreamTopic", "deployment_from_parameters",
+           "load_deployment"]
+
+TWIST_FIELDS = {f"{part}.{axis}" for part in ("linear", "angular") for axis in "xyz"}
+
+
+@dataclass
+class StreamTopic:
+    """Where one stream comes from."""
+
+    topic: str
+    #: message type, e.g. sensor_msgs/msg/Imu
+    type: str
+    #: sensor_data (best effort, as ROS sensor drivers publish) or reliable
+    qos: Literal["sensor_data", "reliable"] = "sensor_data"
+    #: watchdog: silent longer than this (s) -> safe command; 0 disables it for this stream
+    timeout_s: float = 0.5
+    #: joint_state streams: joints in the policy's order (empty: as published)
+    joint_names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.topic.startswith("/") and not self.topic[:1].isalpha():
+            raise ConfigError(f"topic {self.topic!r} is not a valid ROS topic name")
+        if self.timeout_s < 0:
+            raise ConfigError(f"timeout_s must be >= 0, got {self.timeout_s}")
+
+
+@dataclass
+class OutputTopic:
+    """Where commands go and in what message."""
+
+    topic: str = "/lnn_control/command"
+    type: str = "std_msgs/msg/Float64MultiArray"
+    frame_id: str = "base_link"
+    #: JointTrajectory: the joint of each action
+    joint_names: list[str] = field(default_factory=list)
+    #: TwistStamped: the field (linear.x ... angular.z) of each action
+    twist_fields: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.type not in COMMAND_TYPES:
+            raise ConfigError(f"output.type {self.type!r} is not one of {list(COMMAND_TYPES)}")
+        bad = [f for f in self.twist_fields if f not in TWIST_FIELDS]
+        if bad:
+            raise ConfigError(f"output.twist_fields {bad} are not among {sorted(TWIST_FIELDS)}")
+
+
+@dataclass
+class Deployment:
+    """Everything the policy node needs besides the checkpoint's own config."""
+
+    #: checkpoint folder (policy.yaml + weights.safetensors)
+    checkpoint: str
+    streams: dict[str, StreamTopic]
+    output: OutputTopic = field(default_factory=OutputTopic)
+    #: torch (eager), onnx or compiled
+    engine: Literal["torch", "onnx", "compiled"] = "onnx"
+    #: onnx: a step exported with `lnn-control export` (empty: export at start-up)
+    engine_file: str = ""
+    #: start active, skipping the lifecycle's configure and activate transitions
+    autostart: bool = False
+    #: watchdog and inactive command: the checkpoint's safe command, zeros (clipped to the
+    #: limits) or the last command held
+    safe_command: Literal["safe", "zeros", "hold"] = "safe"
+    #: control mode timer: command rate (Hz); 0 uses 1 / the checkpoint's nominal_dt_s
+    timer_rate_hz: float = 0.0
+    #: period of /diagnostics (s)
+    diagnostics_period_s: float = 1.0
+
+    def check(self, policy: PolicyConfig) -> None:
+        """Raise :class:`ConfigError` unless every stream of ``policy`` has a fitting topic."""
+        names = [s.name for s in policy.streams]
+        missing = [n for n in names if n not in self.streams]
+        extra = sorted(set(self.streams) - set(names))
+        if missing or extra:
+            raise ConfigError(
+                f"parameter streams must map exactly the checkpoint's streams {names}: "
+                f"missing {missing}, unknown {extra}"
+            )
+        for spec in policy.streams:
+            topic = self.streams[spec.name]
+            if topic.type not in MESSAGE_TYPES[spec.kind]:
+                raise ConfigError(
+                    f"streams.{spec.name}.type {topic.type!r} cannot carry a {spec.kind} stream; "
+                    f"use one of {list(MESSAGE_TYPES[spec.kind])}"
+                )
+        count = len(policy.actions.names)
+        if self.output.type.endswith("JointTrajectory") and len(self.output.joint_names) != count:
+            raise ConfigError(f"output.joint_names must name {count} joints, one per action")
+        if self.output.type.endswith("TwistStamped") and len(self.output.twist_fields) != count:
+            raise ConfigError(f"output.twist_fields must give {count} fields, one per action")
+
+
+def deployment_from_parameters(parameters: dict[str, Any]) -> Deployment:
+    """A :class:`Deployment` from parameters, nested (``{"streams": {"imu": {...}}}``) or as ROS
+    names them (``{"streams.imu.topic": ...}``)."""
+    return config_from_dict(Deployment, _nest(parameters), "parameters")
+
+
+def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> Deployment:
+    """The :class:`Deployment` of ``node`` in a ROS 2 parameter file (``/**`` entries apply to
+    every node; the node's own override them)."""
+    document = read_yaml(path)
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path} is not a ROS 2 parameter file (a mapping of node names)")
+    merged: dict[str, Any] = {}
+    found = False
+    for key in ("/**", node, f"/{node}"):
+        section = document.get(key)
+        if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
+            merged = _merge(merged, _nest(section["ros__parameters"]))
+            found = True
+    if not found:
+        raise ConfigError(
+            f"{path} has no '{node}: ros__parameters:' or '/**: ros__parameters:' section "
+            f"(it has {sorted(document)})"
+        )
+    try:
+        return config_from_dict(Deployment, merged, "ros__parameters")
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def _nest(parameters: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in parameters.items():
+        value = _nest(value) if isinstance(value, dict) else value
+        target = nested
+        *parents, leaf = str(key).split(".")
+        for parent in parents:
+            target = target.setdefault(parent, {})
+        target[leaf] = _merge(target[leaf], value) if isinstance(target.get(leaf), dict) and isinstance(value, dict) else value
+    return nested
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -1,0 +1,198 @@
+"""ROS-shaped messages <-> stream values and commands, without importing ROS.
+
+The functions read messages by their field names, so the same code serves ``rclpy`` messages
+(the ROS 2 node) and ``rosbags`` messages (replay, recording): both have ``header.stamp.sec``,
+``angular_velocity.x`` and so on. Outgoing commands are described as nested plain data that each
+side turns into its own message class (:func:`command_message`).
+
+Frames and units follow the stream kinds of :mod:`lnn_control.policy.events`. One conversion is
+not a copy: ``nav_msgs/Odometry`` gives its linear velocity in the child (body) frame, the
+``odometry`` stream in the world frame, so it is rotated by the pose's orientation.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from lnn_control.errors import ConfigError, ShapeError
+
+__all__ = [
+    "MESSAGE_TYPES",
+    "command_message",
+    "ns_to_stamp",
+    "stamp_ns",
+    "stream_value",
+    "world_velocity",
+]
+
+#: message types each stream kind can be read from
+MESSAGE_TYPES: dict[str, tuple[str, ...]] = {
+    "imu": ("sensor_msgs/msg/Imu",),
+    "image": ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"),
+    "joint_state": ("sensor_msgs/msg/JointState",),
+    "odometry": ("nav_msgs/msg/Odometry",),
+    "vector": ("geometry_msgs/msg/PoseStamped", "geometry_msgs/msg/PointStamped",
+               "std_msgs/msg/Float64MultiArray"),
+}
+#: command message types
+COMMAND_TYPES = ("std_msgs/msg/Float64MultiArray", "trajectory_msgs/msg/JointTrajectory",
+                 "geometry_msgs/msg/TwistStamped")
+
+
+def stamp_ns(stamp: Any) -> int:
+    """A ``builtin_interfaces/Time`` as integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+def ns_to_stamp(ns: int) -> dict[str, int]:
+    """Integer nanoseconds as ``{"sec", "nanosec"}``."""
+    sec, nanosec = divmod(int(ns), 1_000_000_000)
+    return {"sec": sec, "nanosec": nanosec}
+
+
+def _xyz(vector: Any) -> list[float]:
+    return [vector.x, vector.y, vector.z]
+
+
+def _quaternion(q: Any) -> np.ndarray:
+    return np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
+
+
+def world_velocity(quaternion_xyzw: np.ndarray, body_velocity: np.ndarray) -> np.ndarray:
+    """Rotate a body-frame vector into the world frame by a unit quaternion ``[x, y, z, w]``."""
+    x, y, z, w = quaternion_xyzw / np.linalg.norm(quaternion_xyzw)
+    u = np.array([x, y, z])
+    return body_velocity + 2.0 * np.cross(u, np.cross(u, body_velocity) + w * body_velocity)
+
+
+def stream_value(
+    kind: str, msgtype: str, msg: Any, joint_names: Sequence[str] = ()
+) -> tuple[Optional[int], np.ndarray, Optional[str]]:
+    """One message as a stream event.
+
+    :param kind: the stream's kind (``imu``, ``image``, ...).
+    :param msgtype: the message's type name, e.g. ``sensor_msgs/msg/Imu``.
+    :param msg: the message (rclpy or rosbags).
+    :param joint_names: joint_state streams: the joints, in the policy's order (empty: as sent).
+    :return: ``(stamp_ns or None, value, image encoding or None)``; the stamp is ``None`` for
+        messages without a header (``Float64MultiArray``): use the receive time.
+    """
+    if msgtype not in MESSAGE_TYPES.get(kind, ()):
+        raise ConfigError(
+            f"a {kind} stream cannot be read from {msgtype}; use one of {MESSAGE_TYPES.get(kind)}"
+        )
+    header = getattr(msg, "header", None)
+    stamp = stamp_ns(header.stamp) if header is not None else None
+    if msgtype == "sensor_msgs/msg/Imu":
+        value = np.array(_xyz(msg.angular_velocity) + _xyz(msg.linear_acceleration))
+    elif msgtype == "nav_msgs/msg/Odometry":
+        pose, twist = msg.pose.pose, msg.twist.twist
+        q = _quaternion(pose.orientation)
+        velocity = world_velocity(q, np.array(_xyz(twist.linear)))
+        value = np.concatenate([_xyz(pose.position), q, velocity, _xyz(twist.angular)])
+    elif msgtype == "sensor_msgs/msg/JointState":
+        value = _joints(msg, joint_names)
+    elif msgtype == "geometry_msgs/msg/PoseStamped":
+        value = np.array(_xyz(msg.pose.position))
+    elif msgtype == "geometry_msgs/msg/PointStamped":
+        value = np.array(_xyz(msg.point))
+    elif msgtype == "std_msgs/msg/Float64MultiArray":
+        value = np.asarray(msg.data, dtype=np.float64)
+    elif msgtype == "sensor_msgs/msg/Image":
+        image, encoding = _raw_image(msg)
+        return stamp, image, encoding
+    else:
+        image, encoding = _compressed_image(msg)
+        return stamp, image, encoding
+    return stamp, value.astype(np.float32), None
+
+
+def _joints(msg: Any, joint_names: Sequence[str]) -> np.ndarray:
+    names = list(msg.name)
+    position = np.asarray(msg.position, dtype=np.float64)
+    velocity = np.asarray(msg.velocity, dtype=np.float64)
+    if len(velocity) == 0:
+        velocity = np.zeros_like(position)
+    if joint_names:
+        missing = [n for n in joint_names if n not in names]
+        if missing:
+            raise ShapeError(f"JointState lacks the joints {missing}; it has {names}")
+        order = [names.index(n) for n in joint_names]
+        position, velocity = position[order], velocity[order]
+    return np.concatenate([position, velocity])
+
+
+def _raw_image(msg: Any) -> tuple[np.ndarray, str]:
+    """``sensor_msgs/Image`` -> ``(H, W, C)`` uint8 (rows may be padded: ``step`` bytes each)."""
+    encoding = str(msg.encoding)
+    channels = {"rgb8": 3, "bgr8": 3, "mono8": 1}.get(encoding)
+    if channels is None:  # left to the runtime to reject, with the encoding named
+        return np.zeros((0, 0, 0), dtype=np.uint8), encoding
+    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if data.size < height * step or step < width * channels:
+        raise ShapeError(
+            f"Image data holds {data.size} bytes, less than height {height} x step {step}"
+        )
+    rows = data[: height * step].reshape(height, step)[:, : width * channels]
+    return rows.reshape(height, width, channels), encoding
+
+
+def _compressed_image(msg: Any) -> tuple[np.ndarray, str]:
+    """``sensor_msgs/CompressedImage`` (JPEG or PNG) -> ``(H, W, C)`` uint8, rgb8 or mono8."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        picture = Image.open(io.BytesIO(bytes(msg.data)))
+        picture.load()
+    except (UnidentifiedImageError, OSError) as error:
+        raise ShapeError(f"CompressedImage ({msg.format}) could not be decoded: {error}") from None
+    if picture.mode in ("L", "I;16"):
+        return np.asarray(picture.convert("L"))[:, :, None], "mono8"
+    return np.asarray(picture.convert("RGB")), "rgb8"
+
+
+def command_message(
+    msgtype: str,
+    command: np.ndarray,
+    stamp: int,
+    action_names: Sequence[str],
+    frame_id: str = "",
+    joint_names: Sequence[str] = (),
+    twist_fields: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A command as nested plain data in the fields of ``msgtype``.
+
+    - ``std_msgs/msg/Float64MultiArray``: ``data`` = the command (ros2_control forward command
+      controllers); the layout's one dimension is labelled with the action names.
+    - ``trajectory_msgs/msg/JointTrajectory``: one point, ``positions`` = the command, reached at
+      ``time_from_start`` 0; ``joint_names`` name the joints.
+    - ``geometry_msgs/msg/TwistStamped``: ``twist_fields[i]`` (``linear.z``, ``angular.x``, ...)
+      receives action ``i``; e.g. collective thrust on ``linear.z`` and body rates on ``angular``.
+
+    :param stamp: the sensor stamp the command was computed from, nanoseconds.
+    """
+    values = [float(v) for v in command]
+    header = {"stamp": ns_to_stamp(stamp), "frame_id": frame_id}
+    if msgtype == "std_msgs/msg/Float64MultiArray":
+        label = ",".join(action_names)
+        return {"layout": {"dim": [{"label": label, "size": len(values), "stride": len(values)}],
+                           "data_offset": 0}, "data": values}
+    if msgtype == "trajectory_msgs/msg/JointTrajectory":
+        if len(joint_names) != len(values):
+            raise ConfigError(f"output.joint_names must name the {len(values)} joints, one per action")
+        point = {"positions": values, "velocities": [], "accelerations": [], "effort": [],
+                 "time_from_start": {"sec": 0, "nanosec": 0}}
+        return {"header": header, "joint_names": list(joint_names), "points": [point]}
+    if msgtype == "geometry_msgs/msg/TwistStamped":
+        if len(twist_fields) != len(values):
+            raise ConfigError(f"output.twist_fields must give a field for each of the {len(values)} actions")
+        twist = {"linear": {"x": 0.0, "y": 0.0, "z": 0.0}, "angular": {"x": 0.0, "y": 0.0, "z": 0.0}}
+        for field, value in zip(twist_fields, values):
+            part, axis = field.split(".")
+            twist[part][axis] = value
+        return {"header": header, "twist": twist}
+    raise ConfigError(f"unknown command type {msgtype!r}; use one of {COMMAND_TYPES}")
