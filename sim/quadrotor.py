@@ -32,7 +32,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from lnn_control.sim.scenarios import QuadrotorRandomisation
+from lnn_control.sim.scenarios import QuadrotorRandomisation, uniform
 
 __all__ = [
     "MAX_RATES",
@@ -189,14 +189,17 @@ def draw_quadrotor(
     nominal: QuadrotorParams, scenario: QuadrotorRandomisation, rng: np.random.Generator
 ) -> QuadrotorDraw:
     """Draw one episode's quadrotor parameters from ``scenario`` around ``nominal``."""
+    def draw(name: str) -> float:
+        return uniform(rng, getattr(scenario, name))
+
     heading = rng.uniform(-np.pi, np.pi)
-    speed = scenario.wind_speed.sample(rng)
+    speed = draw("wind_speed")
     return QuadrotorDraw(
-        mass=nominal.mass * scenario.mass_scale.sample(rng),
-        inertia=nominal.inertia * np.array([scenario.inertia_scale.sample(rng) for _ in range(3)]),
-        rotor_gain=nominal.rotor_max_thrust * np.array([scenario.thrust_scale.sample(rng) for _ in ROTORS]),
-        motor_tau=nominal.motor_tau * scenario.motor_tau_scale.sample(rng),
-        drag=ROTOR_DRAG * scenario.drag_scale.sample(rng),
+        mass=nominal.mass * draw("mass_scale"),
+        inertia=nominal.inertia * np.array([draw("inertia_scale") for _ in range(3)]),
+        rotor_gain=nominal.rotor_max_thrust * np.array([draw("thrust_scale") for _ in ROTORS]),
+        motor_tau=nominal.motor_tau * draw("motor_tau_scale"),
+        drag=ROTOR_DRAG * draw("drag_scale"),
         steady_wind=speed * np.array([np.cos(heading), np.sin(heading), 0.0]),
     )
 

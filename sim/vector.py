@@ -78,12 +78,12 @@ class BatchStream:
         self.scenario = scenario
         timing = scenario.timing
         jitter = nominal.jitter if timing.jitter is None else timing.jitter
-        fastest_ns = nominal.period_ns / timing.rate_scale.high
+        fastest_ns = nominal.period_ns / timing.rate_scale[1]
         shortest_ns = fastest_ns * (1.0 - math.sqrt(3.0) * jitter)  # smallest possible interval
         mean_count = episode_ns / fastest_ns
         # 10 standard deviations of the count beyond its mean: never reached in practice (checked)
         self._length = int(mean_count + 10.0 * max(jitter, 0.01) * math.sqrt(mean_count) + 4)
-        in_flight = nominal.latency_ns * timing.latency_scale.high / shortest_ns
+        in_flight = nominal.latency_ns * timing.latency_scale[1] / shortest_ns
         self._ring = int(math.ceil(in_flight)) + 2
         self._episode_ns = episode_ns
         n, envs = num_envs, np.arange(num_envs)
@@ -118,7 +118,7 @@ class BatchStream:
         self.latency[ids] = [t.latency_ns for t in timings]
         self.rate_hz[ids] = [t.rate_hz for t in timings]
         if self.noise is not None:
-            process = ImuNoiseProcess(self.imu, self.rate_hz[ids], rng, (len(ids),))  # type: ignore[arg-type]
+            process = ImuNoiseProcess(self.imu, self.rate_hz[ids], rng, (len(ids),))
             self.noise[ids] = process.sample(self.stamps[ids])
         self.next[ids] = 1
         self.ring_arrivals[ids] = _EMPTY
@@ -203,10 +203,7 @@ class QuadHoverVectorEnv(VectorEnv):
         self._body = self.model.body(BODY).id
         self._dof = int(self.model.jnt_dofadr[self.model.body_jntadr[self._body]])
         physics = self.scenario.quadrotor
-        self._randomised_physics = any(
-            getattr(physics, name).low != getattr(physics, name).high
-            for name in ("mass_scale", "inertia_scale", "thrust_scale", "motor_tau_scale", "drag_scale")
-        )
+        self._randomised_physics = physics.randomises_airframe
         if not self._randomised_physics:  # one shared model with the (fixed) drawn parameters
             draw_quadrotor(self.nominal, physics, np.random.default_rng(0)).write(
                 self.model, self._body, self._dof

@@ -10,6 +10,7 @@ import numpy as np
 
 from lnn_control.sim.arm import HOME, JOINTS, JointTargets
 from lnn_control.sim.envs.base import SensorEnv
+from lnn_control.sim.scenarios import uniform
 from lnn_control.sim.streams import StreamSpec
 from lnn_control.sim.timing import StreamTiming
 
@@ -101,6 +102,9 @@ class ArmReachEnv(SensorEnv):
         mujoco.mj_kinematics(self.model, self.data)
         return self.data.site_xpos[self._ee].copy()
 
+    def task_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.end_effector, self.target.copy()
+
     # ------------------------------------------------------------------ SensorEnv hooks
     def _reader(self, name: str) -> Any:
         if name == "camera":
@@ -118,10 +122,10 @@ class ArmReachEnv(SensorEnv):
 
     def _randomise(self, rng: np.random.Generator) -> None:
         scenario, model = self.scenario.arm, self.model
-        mass = scenario.mass_scale.sample(rng)
+        mass = uniform(rng, scenario.mass_scale)
         model.body_mass[:] = self._nominal_mass * mass
         model.body_inertia[:] = self._nominal_inertia * mass
-        gain = scenario.servo_gain_scale.sample(rng)
+        gain = uniform(rng, scenario.servo_gain_scale)
         model.actuator_gainprm[:, 0] = self._nominal_gain * gain
         model.actuator_biasprm[:, :3] = self._nominal_bias * gain
 

@@ -33,7 +33,8 @@ from lnn_control.policy.events import SensorEvent
 from lnn_control.sim.events import EventBatch
 from lnn_control.sim.imu import ImuNoiseProcess
 from lnn_control.sim.mjcf import load_scene
-from lnn_control.sim.scenarios import Scenario, resolve_scenario
+from lnn_control.sim.rendering import offscreen_renderer
+from lnn_control.sim.scenarios import Scenario, resolve_scenario, uniform
 from lnn_control.sim.streams import Reader, StreamSpec, TimedStream
 from lnn_control.sim.timing import NS_PER_S, StreamTiming
 
@@ -151,6 +152,10 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         """Reward, termination and info entries after a step."""
         raise NotImplementedError
 
+    def task_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """The point the task moves (body or end effector) and where it should go, ``(3,)`` m each."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ gymnasium API
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -220,7 +225,7 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             gym.logger.warn("render() needs render_mode='rgb_array' when the env is made")
             return None
         if self._view_renderer is None:
-            self._view_renderer = mujoco.Renderer(self.model, self._render_size, self._render_size)
+            self._view_renderer = offscreen_renderer(self.model, self._render_size, self._render_size)
         self._view_renderer.update_scene(self.data, camera=self.RENDER_CAMERA)
         return self._view_renderer.render()
 
@@ -279,7 +284,7 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def _camera_reader(self) -> Reader:
         """Renders :attr:`IMAGE_CAMERA` at ``image_size`` (a new array per frame)."""
         if self._image_renderer is None:
-            self._image_renderer = mujoco.Renderer(self.model, self.image_size, self.image_size)
+            self._image_renderer = offscreen_renderer(self.model, self.image_size, self.image_size)
         renderer, camera = self._image_renderer, self.IMAGE_CAMERA
 
         def read(data: mujoco.MjData) -> np.ndarray:
@@ -309,8 +314,8 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         visual, model = self.scenario.visual, self.model
         floor = visual.floor_materials[rng.integers(len(visual.floor_materials))]
         model.geom("floor").matid[0] = model.material(floor).id
-        model.light("sun").diffuse[:] = visual.light_diffuse.sample(rng)
-        model.vis.headlight.ambient[:] = visual.headlight_ambient.sample(rng)
+        model.light("sun").diffuse[:] = uniform(rng, visual.light_diffuse)
+        model.vis.headlight.ambient[:] = uniform(rng, visual.headlight_ambient)
         tilt = rng.uniform(0.0, visual.light_direction_jitter)
         direction = self._nominal_visual["sun_dir"] + math.tan(tilt) * _unit_normal(
             self._nominal_visual["sun_dir"], rng.uniform(-np.pi, np.pi)

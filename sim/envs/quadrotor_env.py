@@ -138,6 +138,7 @@ class QuadrotorEnv(SensorEnv):
         self._dof = int(self.model.jnt_dofadr[self.model.body_jntadr[body]])
         self.goal = np.zeros(3)
         self.draw: QuadrotorDraw | None = None
+        self._drag = np.zeros(3)
         self._wind: Wind | None = None
         self._hover_ctrl = self.controller.motor_commands(self.controller.hover_action, np.zeros(3))
         self._previous_action = self.controller.hover_action
@@ -166,6 +167,7 @@ class QuadrotorEnv(SensorEnv):
         scenario = self.scenario.quadrotor
         self.draw = draw_quadrotor(self.nominal, scenario, rng)
         self.draw.write(self.model, self._body_id, self._dof)
+        self._drag = self.draw.drag
         mujoco.mj_setConst(self.model, self.data)
         self._wind = Wind((), scenario.gust_std, scenario.gust_time_constant, self.control_dt, rng)
         self._wind.restart(self.draw.steady_wind)
@@ -174,7 +176,10 @@ class QuadrotorEnv(SensorEnv):
         self._ctrl[:] = self.controller.motor_commands(action, self._body_rates)
         wind = self._wind
         if wind is not None and not wind.calm:
-            self._wind_force[:] = self.draw.drag * wind.step()  # type: ignore[union-attr]
+            self._wind_force[:] = self._drag * wind.step()
+
+    def task_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._position.copy(), self.goal.copy()
 
     # ------------------------------------------------------------------ task pieces
     def _place(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
