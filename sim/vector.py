@@ -28,9 +28,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from lnn_control.errors import ConfigError
-from lnn_control.sim.envs.base import ROS_QUATERNION_ORDER
+from lnn_control.sim.envs.base import ROS_QUATERNION_ORDER, held
 from lnn_control.sim.envs.quad_hover import QuadHoverEnv, sample_hover_task
-from lnn_control.sim.envs.quadrotor_env import HOLD_TIME, crashed, goal_reward, held
+from lnn_control.sim.envs.quadrotor_env import HOLD_RADIUS, HOLD_TIME, crashed, goal_reward
 from lnn_control.sim.errors import SimulationError
 from lnn_control.sim.imu import ImuNoise, ImuNoiseProcess
 from lnn_control.sim.mjcf import load_scene
@@ -298,7 +298,7 @@ class QuadHoverVectorEnv(VectorEnv):
 
         position, velocity, rates = self._qpos[:, :3], self._qvel[:, :3], self._qvel[:, 3:6]
         distance = np.linalg.norm(position - self.goal, axis=1)
-        self._held = held(self._held, distance, self.control_dt)
+        self._held = held(self._held, distance, HOLD_RADIUS, self.control_dt)
         crash = crashed(position[:, 0], position[:, 1], position[:, 2], self._qpos[:, 4], self._qpos[:, 5])
         change = action - self._previous
         self._previous = action

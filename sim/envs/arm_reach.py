@@ -9,9 +9,9 @@ import mujoco
 import numpy as np
 
 from lnn_control.sim.arm import HOME, JOINTS, JointTargets
-from lnn_control.sim.envs.base import SensorEnv
+from lnn_control.sim.envs.base import SensorEnv, held
 from lnn_control.sim.scenarios import uniform
-from lnn_control.sim.streams import StreamSpec
+from lnn_control.sim.streams import Reader, StreamSpec
 from lnn_control.sim.timing import StreamTiming
 
 __all__ = ["ArmReachEnv"]
@@ -106,7 +106,7 @@ class ArmReachEnv(SensorEnv):
         return self.end_effector, self.target.copy()
 
     # ------------------------------------------------------------------ SensorEnv hooks
-    def _reader(self, name: str) -> Any:
+    def _reader(self, name: str) -> Reader:
         if name == "camera":
             return self._camera_reader()
         if name == "joints":
@@ -128,6 +128,7 @@ class ArmReachEnv(SensorEnv):
         gain = uniform(rng, scenario.servo_gain_scale)
         model.actuator_gainprm[:, 0] = self._nominal_gain * gain
         model.actuator_biasprm[:, :3] = self._nominal_bias * gain
+        mujoco.mj_setConst(model, self.data)
 
     def _reset_task(self, rng: np.random.Generator) -> None:
         noise = self.scenario.arm.start_joint_noise
@@ -147,7 +148,7 @@ class ArmReachEnv(SensorEnv):
     def _evaluate(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         offset = self.end_effector - self.target
         distance = math.sqrt(offset @ offset)
-        self._held_s = self._held_s + self.control_dt if distance < self.HOLD_RADIUS else 0.0
+        self._held_s = held(self._held_s, distance, self.HOLD_RADIUS, self.control_dt)
         change = action - self._previous_action
         self._previous_action = action
         reward = math.exp(-distance / 0.1) - 0.01 * float(change @ change)

@@ -38,10 +38,18 @@ from lnn_control.sim.scenarios import Scenario, resolve_scenario, uniform
 from lnn_control.sim.streams import Reader, StreamSpec, TimedStream
 from lnn_control.sim.timing import NS_PER_S, StreamTiming
 
-__all__ = ["ROS_QUATERNION_ORDER", "SensorEnv", "quaternion_to_ros"]
+__all__ = ["ROS_QUATERNION_ORDER", "SensorEnv", "held", "quaternion_to_ros"]
 
 #: index that reorders MuJoCo's ``[w, x, y, z]`` quaternion (at offset 3) into ROS's ``[x, y, z, w]``
 ROS_QUATERNION_ORDER = np.array([0, 1, 2, 4, 5, 6, 3, 7, 8, 9, 10, 11, 12])
+
+
+def held(previous: Any, distance: Any, radius: float, dt: float) -> Any:
+    """Time spent within ``radius`` of the goal up to now, s: ``previous + dt`` inside, 0 outside.
+
+    Works on floats and on arrays (one per env); success is "held for the last N seconds".
+    """
+    return (previous + dt) * (distance < radius)
 
 
 def quaternion_to_ros(position_quat_rest: np.ndarray) -> np.ndarray:
@@ -60,6 +68,10 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     :param image_size: side of the square camera image, pixels.
     :param render_mode: ``None`` or ``"rgb_array"`` (a third-person view for people).
     :param render_size: side of the square ``render()`` image, pixels.
+
+    Public attributes: ``model`` and ``data`` (MuJoCo), ``scenario``, ``streams`` (the observed
+    stream names), ``stream_timing`` (this episode's timing of each observed stream, after
+    randomisation), ``control_dt`` (s) and :attr:`now_ns`.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 100}
@@ -121,6 +133,7 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._timed: list[TimedStream] = []
         self._latest: dict[str, np.ndarray] = {}
         self._now_ns = 0
+        #: this episode's timing of each observed stream (the scenario's draw)
         self.stream_timing: dict[str, StreamTiming] = {}
 
     # ------------------------------------------------------------------ hooks for subclasses
