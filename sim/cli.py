@@ -91,7 +91,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(
         f"{name} [{args.scenario}]: expert success {summary['success_rate']:.1%} over "
         f"{summary['episodes']} episodes (seeds {args.seed}..{args.seed + args.episodes - 1}); "
-        f"mean final distance {summary['mean_final_distance_m']:.4f} m; crashes {summary['crashes']}"
+        f"mean final distance {summary['mean_final_distance_m']:.2e} m; crashes {summary['crashes']}"
     )
     if args.json:
         import json

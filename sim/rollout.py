@@ -16,6 +16,7 @@ import numpy as np
 
 from lnn_control.policy.events import Controller
 from lnn_control.sim.events import feed
+from lnn_control.sim.scenarios import Scenario, resolve_scenario
 
 __all__ = ["EpisodeResult", "Evaluation", "evaluate", "run_episode"]
 
@@ -109,7 +110,7 @@ def evaluate(
     env_id: str,
     controller: Controller,
     episodes: int,
-    scenario: str = "nominal",
+    scenario: str | Scenario = "nominal",
     first_seed: int = 0,
     privileged: bool = True,
     progress: bool = False,
@@ -121,14 +122,15 @@ def evaluate(
     """
     import lnn_control.sim.envs  # noqa: F401  (registers the envs)
 
-    env = gym.make(env_id, scenario=scenario, **env_kwargs)
-    result = Evaluation(env_id, scenario)
+    resolved = resolve_scenario(scenario)
+    env = gym.make(env_id, scenario=resolved, **env_kwargs)
+    result = Evaluation(env_id, resolved.name)
     seeds = range(first_seed, first_seed + episodes)
     try:
         if progress:
             from rich.progress import track
 
-            seeds = track(seeds, description=f"{env_id} [{scenario}]")  # type: ignore[assignment]
+            seeds = track(seeds, description=f"{env_id} [{resolved.name}]")  # type: ignore[assignment]
         for seed in seeds:
             result.episodes.append(run_episode(env, controller, seed, privileged))
     finally:

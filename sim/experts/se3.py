@@ -5,8 +5,13 @@ IEEE CDC 2010. Written here with z up. The position loop asks for the force
 
     F = -k_x e_x - k_v e_v + m g e3,      e_x = x - x_d,  e_v = v - v_d  (v_d = 0),
 
-plus the rotor drag at the current velocity (a feedforward the paper's model has no need for),
-the collective thrust is ``f = F . R e3`` and the desired attitude ``R_d`` has ``b3 = F / |F|`` and
+plus the rotor drag at the current velocity (a feedforward the paper's model has no need for) and
+an integral of the position error, ``-k_i int e_x dt`` (as in Goodarzi, Lee and Lee,
+"Geometric nonlinear PID control of a quadrotor UAV on SE(3)", ECC 2013), which removes the
+steady offset that wind or a mass error would leave; it integrates only near the goal and is
+clamped (anti-windup). The gains place the position loop's poles at ``(s + a)(s^2 + 2 z w s +
+w^2)``: ``k_x = m (w^2 + 2 z w a)``, ``k_v = m (2 z w + a)``, ``k_i = m a w^2``. The collective
+thrust is ``f = F . R e3`` and the desired attitude ``R_d`` has ``b3 = F / |F|`` and
 the desired heading. The attitude error ``e_R = vee(R_d^T R - R^T R_d) / 2`` is as in the paper;
 where the paper computes moments from it, this expert commands body rates ``w = -k_R e_R``,
 because the env (like PX4 or Betaflight in acro mode) closes the rate loop itself. It also
@@ -33,9 +38,12 @@ class GeometricController:
     yaw rad; without a yaw the heading at the first state is held). Other streams are ignored.
 
     :param params: the airframe the expert believes; default the nominal Crazyflie model.
-    :param position_bandwidth: natural frequency of the position loop, rad/s.
-    :param damping_ratio: damping ratio of the position loop.
+    :param position_bandwidth: ``w``, natural frequency of the position loop's complex poles, rad/s.
+    :param damping_ratio: ``z``, their damping ratio.
+    :param integral_pole: ``a``, the integral's real pole, rad/s (0: no integral).
     :param attitude_gain: ``k_R`` for roll, pitch and yaw, rad/s per unit of attitude error.
+    :param integral_zone: the integral only accumulates within this distance of the goal, m.
+    :param max_integral_force: the integral's force is clipped to this fraction of the weight.
     :param max_position_error: position errors are clipped to this length, m.
     :param max_tilt: largest commanded tilt, rad.
     """
@@ -43,18 +51,24 @@ class GeometricController:
     def __init__(
         self,
         params: QuadrotorParams | None = None,
-        position_bandwidth: float = 2.5,
+        position_bandwidth: float = 3.0,
         damping_ratio: float = 0.9,
+        integral_pole: float = 1.0,
         attitude_gain: tuple[float, float, float] = (8.0, 8.0, 3.0),
+        integral_zone: float = 0.3,
+        max_integral_force: float = 0.5,
         max_position_error: float = 1.0,
         max_tilt: float = 0.5,
     ) -> None:
         self.params = params or QuadrotorParams.from_model(load_scene("quadrotor"))
         self._rates = RateController(self.params)
-        mass = self.params.mass
-        self.k_x = mass * position_bandwidth**2
-        self.k_v = mass * 2.0 * damping_ratio * position_bandwidth
+        mass, w, z, a = self.params.mass, position_bandwidth, damping_ratio, integral_pole
+        self.k_x = mass * (w * w + 2.0 * z * w * a)
+        self.k_v = mass * (2.0 * z * w + a)
+        self.k_i = mass * a * w * w
         self.k_R = np.asarray(attitude_gain, dtype=float)
+        self.integral_zone = integral_zone
+        self.max_integral = max_integral_force * mass * self.params.gravity / max(self.k_i, 1e-12)
         self.max_position_error = max_position_error
         self.max_tilt = max_tilt
         self.reset()
@@ -63,6 +77,8 @@ class GeometricController:
         self._state: np.ndarray | None = None
         self._goal: np.ndarray | None = None
         self._yaw: float | None = None
+        self._integral = np.zeros(3)
+        self._last_ns: int | None = None
 
     def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
         if stream == "ground_truth":
@@ -86,8 +102,12 @@ class GeometricController:
         length = float(np.linalg.norm(error))
         if length > self.max_position_error:
             error *= self.max_position_error / length
+        dt = 0.0 if self._last_ns is None else max(stamp_ns - self._last_ns, 0) * 1e-9
+        self._last_ns = stamp_ns
+        if length < self.integral_zone:
+            self._integral = np.clip(self._integral + error * dt, -self.max_integral, self.max_integral)
         weight = self.params.mass * self.params.gravity
-        force = -self.k_x * error - self.k_v * velocity + ROTOR_DRAG * velocity
+        force = -self.k_x * error - self.k_v * velocity - self.k_i * self._integral + ROTOR_DRAG * velocity
         force[2] += weight
         force[2] = max(force[2], 0.2 * weight)
         horizontal = math.hypot(force[0], force[1])
