@@ -12,6 +12,7 @@ import importlib
 
 #: benchmark name -> one-line help; the module is ``lnn_control.bench.<name>``
 BENCHMARKS: dict[str, str] = {
+    "replay": "rosbag replay: IMU messages replayed per second, vs reading alone and per engine",
     "liquid": "liquid core: single-step latency and training speed, ours vs ncps and nn.LSTM",
     "runtime": "policy runtime: sensor event -> command latency per engine, vs ncps per event",
     "sim": "simulation suite: env steps/s, camera frames/s, vectorised steps/s vs raw MuJoCo",

@@ -252,5 +252,5 @@ def _reading(path: Path) -> Iterator[None]:
     except READ_ERRORS as error:
         detail = " ".join(str(a) for a in error.args) or type(error).__name__
         raise BagReadError(
-            f"{path} cannot be read: it is truncated, corrupt or not a bag ({detail}); {REPAIR}"
+            f"{path} cannot be read: it is truncated or corrupt, or not a bag ({detail}); {REPAIR}"
         ) from None

@@ -95,11 +95,11 @@ def _plot_timing(folder: Path, record: StreamRecord, t0: int) -> str:
     over_time.set(ylabel="period (ms)", xlabel="time (s)",
                   title=f"{binding.stream}: {binding.topic} ({binding.msgtype}), {timing.count} "
                         f"messages, {timing.rate_hz or 0:.2f} Hz")
-    over_time.legend(loc="upper right", fontsize=8)
+    over_time.legend(loc="center right", fontsize=8)
     histogram.hist(periods * MS, bins=100, color="tab:blue", log=True)
     histogram.set(xlabel="period (ms)", ylabel="count",
-                  title=f"period distribution, jitter (std, gaps excluded) "
-                        f"{(timing.jitter_s or 0) * MS:.3f} ms")
+                  title=f"period distribution; jitter (std, gaps excluded) "
+                        f"{(timing.jitter_s or 0) * 1e6:.1f} us")
     lags = (record.receive_ns - record.stamps_ns) * NS * MS
     lag.plot((record.stamps_ns - t0) * NS, lags, ".", ms=1.5, color="tab:green")
     lag.set(xlabel="time (s)", ylabel="receive - stamp (ms)",
@@ -140,6 +140,10 @@ def _ms(value: Optional[float], digits: int = 2) -> str:
     return "-" if value is None else f"{value * MS:.{digits}f}"
 
 
+def _us(seconds: Optional[float]) -> Optional[float]:
+    return None if seconds is None else seconds * 1e6
+
+
 def _number(value: Optional[float], digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -169,12 +173,12 @@ def _markdown(report: dict[str, Any]) -> str:
         timing, period, gaps, lag = entry["timing"], entry["timing"]["period_s"] or {}, \
             entry["timing"]["gaps"], entry["timing"]["lag_s"] or {}
         rows.append([stream, entry["topic"], timing["count"], _number(timing["rate_hz"]),
-                     _number(timing["nominal_rate_hz"]), _ms(timing["jitter_s"], 3),
+                     _number(timing["nominal_rate_hz"]), _number(_us(timing["jitter_s"]), 1),
                      f"{_ms(period.get('p5'))} / {_ms(period.get('p50'))} / {_ms(period.get('p95'))}",
                      f"{gaps['count']} ({gaps['missing']} missing, longest {_ms(gaps['longest_s'])} ms)",
                      timing["out_of_order"], timing["duplicates"],
                      f"{_ms(lag.get('median'))} / {_ms(lag.get('p95'))}"])
-    lines += _table(["stream", "topic", "messages", "rate Hz", "nominal Hz", "jitter ms",
+    lines += _table(["stream", "topic", "messages", "rate Hz", "nominal Hz", "jitter us",
                      "period p5 / p50 / p95 ms", "gaps", "out of order", "duplicates",
                      "lag median / p95 ms"], rows)
     lines += [f"![timing of {name}]({file})" for key, file in report["plots"].items()

@@ -7,9 +7,10 @@ in place, never copied into the project. A missing one fails the test that needs
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ import torch
 import yaml
 from rosbags.convert import convert
 from rosbags.highlevel import AnyReader
+from rosbags.rosbag2 import StoragePlugin, Writer
 
 from lnn_control.config import load_config
 from lnn_control.policy import LiquidPolicy, PolicyConfig, save_checkpoint
@@ -127,3 +129,27 @@ class Replayed:
     @property
     def output_bag(self) -> Path:
         return Path(self.report["output_bag"]["path"])
+
+
+def rewrite_bag(source: Path, target: Path, edit: Callable[[str, int, Any], Optional[Any]],
+                storage: str = "mcap") -> Path:
+    """Copy the ROS 2 bag ``source`` to ``target``, message by message; ``edit(topic, index on
+    the topic, message)`` may change a message in place and return it (it is then serialized
+    again) or return ``None`` to keep the original bytes."""
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    with AnyReader([source]) as reader, Writer(target, version=9, storage_plugin=plugin) as writer:
+        connections = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=reader.typestore)
+                       for c in reader.connections}
+        counts: dict[str, int] = {}
+        for connection, receive_ns, data in reader.messages():
+            index = counts[connection.topic] = counts.get(connection.topic, -1) + 1
+            edited = edit(connection.topic, index, reader.deserialize(data, connection.msgtype))
+            if edited is not None:
+                data = reader.typestore.serialize_cdr(edited, connection.msgtype)
+            writer.write(connections[connection.id], receive_ns, data)
+    return target
+
+
+def set_stamp(msg: Any, stamp_ns: int) -> Any:
+    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+    return msg

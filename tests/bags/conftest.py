@@ -78,3 +78,21 @@ def husky_replays(husky_bag, husky_ros2, params, tmp_path_factory) -> dict[str, 
 
     folder = built_once(tmp_path_factory, "husky_replays", build)
     return {name: Replayed.load(folder / name) for name in sources}
+
+
+@pytest.fixture(scope="session")
+def imu400_ros2(imu400_bag, tmp_path_factory) -> Path:
+    """The 400 Hz IMU bag converted by rosbags to a ROS 2 MCAP bag folder."""
+    folder = built_once(tmp_path_factory, "imu400_ros2",
+                        lambda f: convert_to_ros2(imu400_bag, f / "mcap", "mcap"))
+    return folder / "mcap"
+
+
+@pytest.fixture(scope="session")
+def imu400_replay(imu400_bag, params, tmp_path_factory) -> Replayed:
+    """``lnn-control replay`` of the 400 Hz IMU bag (ROS 1) with the IMU policy."""
+    from lnn_control.bags.pipeline import replay_to_folder
+
+    folder = built_once(tmp_path_factory, "imu400_replay", lambda f: replay_to_folder(
+        imu400_bag, params, f / "out", progress=False))
+    return Replayed.load(folder / "out")

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from bagfiles import imu_value, read_topic, stamp
 
+from lnn_control.bags.reader import open_bag
+from lnn_control.bags.replay import bind_streams, replay
 from lnn_control.policy import EventOutcome, PolicyRuntime, load_checkpoint
+from lnn_control.policy.deployment import load_deployment
 
 FORMATS = ("rosbag1", "sqlite3", "mcap")
 #: ../shared/data/bags/README.md
@@ -66,3 +69,22 @@ def test_husky_replay_equals_the_runtime_fed_directly(husky_replays, husky_imu, 
     np.testing.assert_array_equal(arrays["step_stamps_ns"], stamps)
     np.testing.assert_array_equal(arrays["commands"], np.array(commands))
     assert husky_replays["rosbag1"].report["runtime"]["long_gaps"] == runtime.stats.long_gaps > 0
+
+
+def test_receive_time_option_feeds_the_bags_receive_times(husky_bag, husky_imu, params,
+                                                          policy_files):
+    checkpoint, step = policy_files
+    policy = load_checkpoint(checkpoint)
+    with open_bag(husky_bag) as bag:
+        bindings = bind_streams(bag, load_deployment(params), policy.config)
+        run = replay(bag, bindings, PolicyRuntime(policy, "onnx", step), receive_time=True)
+    assert run.time_base == "receive"
+    runtime = PolicyRuntime(load_checkpoint(checkpoint), "onnx", step)
+    commands = []
+    for receive, msg in sorted(husky_imu, key=lambda item: item[0]):
+        runtime.on_event("imu", receive, imu_value(msg))
+        commands.append(runtime.command(receive))
+    np.testing.assert_array_equal(run.steps.stamps_ns, sorted(t for t, _ in husky_imu))
+    np.testing.assert_array_equal(run.steps.commands, np.array(commands))
+    # the timing analysis still describes the sensor's stamps and its lag
+    assert run.streams[0].timing.lag_s["median"] > 0.02
