@@ -8,12 +8,14 @@ display) unless the environment already chose a backend. Envs register with Gymn
     import lnn_control.sim.envs  # registers lnn_control/QuadHover-v0, QuadTarget-v0, ArmReach-v0
     env = gym.make("lnn_control/QuadHover-v0", scenario="nominal")
 
-Modules, one concept each: ``mjcf`` (scene files, warnings), ``scenarios`` (domain randomisation
-from ``config/sim/*.yaml``), ``timing`` (per-stream rate, jitter, latency, dropout), ``imu`` (IMU
-noise and bias), ``streams`` (timed sensor streams of an env), ``events`` (a step's sensor events),
-``quadrotor`` (Crazyflie parameters, rate controller, wind), ``envs``, ``experts``, ``vector``
+Modules, one concept each: ``mjcf`` (scene files, MuJoCo warnings), ``rendering`` (offscreen
+renderers, headless), ``scenarios`` (domain randomisation from ``config/sim/*.yaml``), ``timing``
+(per-stream rate, jitter, latency, dropout), ``imu`` (IMU noise and bias), ``streams`` (timed
+sensor streams of an env), ``events`` (a step's sensor events, feeding a controller),
+``quadrotor`` (Crazyflie parameters, rate controller, wind), ``arm`` (joint-target actions),
+``envs`` (the registered Gymnasium envs), ``experts`` (privileged controllers), ``vector``
 (batched QuadHover on ``mujoco.batch``), ``rollout`` (run a controller in an env), ``view`` and
-``cli``.
+``cli`` (``lnn-control sim view`` / ``eval``), ``errors``.
 """
 
 import os

@@ -13,7 +13,7 @@ clamped (anti-windup). The gains place the position loop's poles at ``(s + a)(s^
 w^2)``: ``k_x = m (w^2 + 2 z w a)``, ``k_v = m (2 z w + a)``, ``k_i = m a w^2``. The collective
 thrust is ``f = F . R e3`` and the desired attitude ``R_d`` has ``b3 = F / |F|`` and
 the desired heading. The attitude error ``e_R = vee(R_d^T R - R^T R_d) / 2`` is as in the paper;
-where the paper computes moments from it, this expert commands body rates ``w = -k_R e_R``,
+where the paper computes moments from it, this expert commands body rates ``omega = -k_R e_R``,
 because the env (like PX4 or Betaflight in acro mode) closes the rate loop itself. It also
 saturates the position error and the tilt, so long flights stay gentle.
 """
