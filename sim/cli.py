@@ -18,7 +18,6 @@ _IDS = ("QuadHover-v0", "QuadTarget-v0", "ArmReach-v0")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """``view`` and ``eval`` subcommands."""
     commands = parser.add_subparsers(dest="sim_command", required=True, metavar="SIM_COMMAND")
-    env_help = f"env id, e.g. lnn_control/QuadHover-v0 (or just {', '.join(_IDS)})"
 
     view = commands.add_parser(
         "view",
@@ -26,11 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Run one episode and write a PNG with third-person frames, the policy camera's "
         "frames and plots of the trajectory.",
     )
-    view.add_argument("--env", required=True, help=env_help)
+    _episode_arguments(view, seed_help="reset seed (default 0)")
     view.add_argument("--expert", action="store_true", help="drive with the privileged expert (default: random actions)")
     view.add_argument("--out", required=True, help="PNG file to write")
-    view.add_argument("--scenario", default="nominal", help="scenario name or YAML path (default nominal)")
-    view.add_argument("--seed", type=int, default=0, help="reset seed (default 0)")
     view.add_argument("--frames", type=int, default=8, help="frames per strip (default 8)")
     view.set_defaults(handler=_view)
 
@@ -40,12 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         description="Run the env's privileged expert over seeded episodes; print the success rate "
         "(and write JSON with --json).",
     )
-    evaluate.add_argument("--env", required=True, help=env_help)
+    _episode_arguments(evaluate, seed_help="first seed (default 0)")
     evaluate.add_argument("--episodes", type=int, default=100, help="number of episodes (default 100)")
-    evaluate.add_argument("--scenario", default="nominal", help="scenario name or YAML path (default nominal)")
-    evaluate.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     evaluate.add_argument("--json", help="also write the summary to this JSON file")
     evaluate.set_defaults(handler=_evaluate)
+
+
+def _episode_arguments(parser: argparse.ArgumentParser, seed_help: str) -> None:
+    """``--env``, ``--scenario`` and ``--seed``, shared by the subcommands."""
+    parser.add_argument("--env", required=True, help=f"env id, e.g. lnn_control/QuadHover-v0 (or just {', '.join(_IDS)})")
+    parser.add_argument("--scenario", default="nominal", help="scenario name or YAML path (default nominal)")
+    parser.add_argument("--seed", type=int, default=0, help=seed_help)
 
 
 def env_id(name: str) -> str:
