@@ -1,4 +1,4 @@
-"""``lnn-control bench replay --json PATH``: IMU messages replayed per second through a CfC/NCP policy.
+"""``lnn-control bench replay --json PATH``: IMU messages replayed per second, CfC/NCP policy.
 
 The policy is ``config/models/imu_cfc.yaml`` with random weights (seed 0), mapped to the bags with
 ``config/ros/imu_policy.yaml``; the bags are the real recordings of ``../shared/data/bags``
@@ -62,7 +62,8 @@ def _run(args: argparse.Namespace) -> int:
     engines = [e for e in args.engines.split(",") if e]
     unknown = sorted(set(engines) - set(ENGINES))
     if unknown or not engines:
-        raise ConfigError(f"--engines takes a comma-separated subset of {list(ENGINES)}, got {unknown}")
+        raise ConfigError(f"--engines takes a comma-separated subset of {list(ENGINES)}, "
+                          f"got {unknown}")
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
     bags = [Path(b) for b in args.bags] if args.bags else [SHARED_BAGS / b for b in DEFAULT_BAGS]
@@ -128,7 +129,8 @@ def _config(relative: str) -> Path:
     import sys
 
     here = ROOT / "config" / relative
-    return here if here.exists() else Path(sys.prefix) / "share" / "lnn_control" / "config" / relative
+    installed = Path(sys.prefix) / "share" / "lnn_control" / "config" / relative
+    return here if here.exists() else installed
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int) -> float:

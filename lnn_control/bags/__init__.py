@@ -11,6 +11,7 @@ Modules, one per concept:
 - :mod:`~lnn_control.bags.writer`: the output bag (input messages plus the policy's commands);
 - :mod:`~lnn_control.bags.report`: the JSON, Markdown and PNG report;
 - :mod:`~lnn_control.bags.pipeline`: all of it into an output folder (``lnn-control replay``);
+- :mod:`~lnn_control.bags.progress`: progress bars of the long work;
 - :mod:`~lnn_control.bags.errors`: the errors a user can cause.
 
 Nothing here imports ROS (rclpy) or the simulator. Importing this package is cheap; the modules

@@ -13,7 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="checkpoint folder (default: the parameter file's 'checkpoint')")
     parser.add_argument("--params", required=True,
-                        help="the policy node's ROS 2 parameter file: topics, types, output, engine")
+                        help="the policy node's ROS 2 parameter file (topics, types, output, "
+                             "engine)")
     parser.add_argument("--out", required=True,
                         help="new folder for the report and the output bag (must not hold files)")
     parser.add_argument("--receive-time", action="store_true",

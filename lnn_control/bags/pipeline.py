@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from lnn_control.bags.errors import OutputExistsError
+from lnn_control.bags.progress import stage
 from lnn_control.bags.reader import Bag, open_bag
 from lnn_control.bags.recorded import compare_commands
 from lnn_control.bags.replay import ReplayRun, bind_streams, replay
@@ -88,8 +89,9 @@ def replay_to_folder(
     with open_bag(bag_path) as bag, Progress(console=Console(stderr=True),
                                              disable=not progress, transient=True) as bar:
         bindings = bind_streams(bag, deployment, policy.config)
-        runtime = PolicyRuntime(policy, engine_name,  # type: ignore[arg-type]
-                                deployment.engine_file or None)
+        with stage(bar, f"preparing the {engine_name} engine"):
+            runtime = PolicyRuntime(policy, engine_name,  # type: ignore[arg-type]
+                                    deployment.engine_file or None)
         run = replay(bag, bindings, runtime, deployment.output, receive_time,
                      deployment.timer_rate_hz, bar)
         topic = REPLAY_TOPIC if REPLAY_TOPIC not in bag.topics else REPLAY_TOPIC_TAKEN
@@ -105,7 +107,9 @@ def replay_to_folder(
                                        policy.config.actions.names, topic, storage, bar)
             written["path"] = str(target / bag_name)
             report = _report(bag, run, written, policy, checkpoint, params, engine_name)
-            write_report(staging, report, run, policy.neuron_types(), policy.config.actions.units)
+            with stage(bar, "writing the report"):
+                write_report(staging, report, run, policy.neuron_types(),
+                             policy.config.actions.units)
             _publish(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -148,7 +152,8 @@ def _report(bag: Bag, run: ReplayRun, written: dict[str, Any], policy: LiquidPol
     states = run.steps.states
     return {
         "bag": {"path": str(bag.path), "format": bag.format, "read_from": str(bag.source),
-                "topics": {name: {"type": t.msgtype, "count": t.count, "stream": streams_of.get(name)}
+                "topics": {name: {"type": t.msgtype, "count": t.count,
+                                  "stream": streams_of.get(name)}
                            for name, t in bag.topics.items()}},
         "checkpoint": str(checkpoint),
         "params": str(params),
@@ -170,8 +175,8 @@ def _report(bag: Bag, run: ReplayRun, written: dict[str, Any], policy: LiquidPol
             run.steps.stamps_ns, commands, run.recorded, actions.names),
         "neurons": {
             "types": dict(Counter(types)), "command": command,
-            "activity": {str(i): {"mean": float(states[:, i].mean()), "std": float(states[:, i].std()),
-                                  "min": float(states[:, i].min()), "max": float(states[:, i].max())}
+            "activity": {str(i): {key: float(getattr(np, key)(states[:, i]))
+                                  for key in ("mean", "std", "min", "max")}
                          for i in command} if states.size else {},
         },
         "rejections": run.rejections,

@@ -144,7 +144,8 @@ class Bag:
         except READ_ERRORS as error:
             raise BagReadError(
                 f"{self.path}: a {message.msgtype} message on {message.topic} (received at "
-                f"{message.receive_ns} ns) cannot be decoded ({error}): the bag is corrupt; {REPAIR}"
+                f"{message.receive_ns} ns) cannot be decoded ({error}): the bag is corrupt; "
+                f"{REPAIR}"
             ) from None
 
     def close(self) -> None:

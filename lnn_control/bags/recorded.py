@@ -75,7 +75,9 @@ def command_values(msgtype: str, msg: Any, output: OutputTopic) -> tuple[Optiona
     raise MessageTypeError(f"{msgtype} is not a command type the policy node sends")
 
 
-def _held(stamps_ns: np.ndarray, values: np.ndarray, at_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _held(
+    stamps_ns: np.ndarray, values: np.ndarray, at_ns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """``values`` in force at each of ``at_ns`` (the last one stamped at or before it), and a
     mask of the times that have one."""
     index = np.searchsorted(stamps_ns, at_ns, side="right") - 1
@@ -136,7 +138,8 @@ def _lag(
         return {"grid_s": grid_s}
     a, b = a[:, varying] / a[:, varying].std(0), b[:, varying] / b[:, varying].std(0)
     count = grid.size
-    lags = np.arange(-min(int(max_lag_s / grid_s), count - 2), min(int(max_lag_s / grid_s), count - 2) + 1)
+    reach = min(int(max_lag_s / grid_s), count - 2)
+    lags = np.arange(-reach, reach + 1)
     scores = [float(np.mean(a[max(0, -k):count - max(0, k)] * b[max(0, k):count - max(0, -k)]))
               for k in lags]
     return {"grid_s": grid_s, "lag_s": float(lags[int(np.argmax(scores))] * grid_s)}

@@ -15,8 +15,8 @@ A *step* is a network step of the runtime (``runtime.stats.steps`` grew): its st
 ``runtime.last_step_ns`` (the sensor stamp the command was computed from), its receive time the
 triggering message's (or the timer tick's) and it records the command and the network state.
 
-Two passes over memory, one over the bag: the policy's messages are read and converted first (the
-values of the stream topics are held in memory), then sorted and fed.
+One pass over the bag: the messages of the policy's topics are read and converted first (their
+values are held in memory, an image as its pixels), then sorted by stamp and fed.
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ def bind_streams(bag: Bag, deployment: Deployment, config: PolicyConfig) -> list
         mapped = deployment.streams[spec.name]
         fitting = [t.describe() for t in topics.values() if t.msgtype in MESSAGE_TYPES[spec.kind]]
         hint = (f"topics of the bag a {spec.kind} stream can read: {fitting}" if fitting else
-                f"the bag has no topic a {spec.kind} stream can read ({list(MESSAGE_TYPES[spec.kind])})")
+                f"the bag has no topic a {spec.kind} stream can read "
+                f"({list(MESSAGE_TYPES[spec.kind])})")
         topic = topics.get(mapped.topic)
         if topic is None:
             raise TopicNotFoundError(
@@ -243,16 +244,18 @@ def _read(
             command_ns, values = command_values(message.msgtype, msg, output)
             events.recorded_stamps.append(message.receive_ns if command_ns is None else command_ns)
             events.recorded_values.append(values)
-        stamp = message.receive_ns if receive_time or header_ns is None else header_ns
+        sensor_ns = message.receive_ns if header_ns is None else header_ns
+        stamp = message.receive_ns if receive_time else sensor_ns
         for index in by_topic.get(message.topic, ()):
             binding = bindings[index]
-            events.timing_stamps[index].append(message.receive_ns if header_ns is None else header_ns)
+            events.timing_stamps[index].append(sensor_ns)
             events.timing_receive[index].append(message.receive_ns)
             try:
                 _, value, encoding = stream_value(binding.kind, binding.msgtype, msg,
                                                   binding.joint_names)
             except ShapeError as error:
-                _note(events.conversion, "conversion", binding, stamp, message.receive_ns, str(error))
+                _note(events.conversion, "conversion", binding, stamp, message.receive_ns,
+                      str(error))
                 continue
             events.stamps.append(stamp)
             events.receive.append(message.receive_ns)
@@ -324,20 +327,21 @@ class _Feed:
 
     def _send(self, events: _Events, i: int) -> None:
         binding = self.bindings[events.binding[i]]
-        stamp = events.stamps[i]
-        outcome = self.runtime.on_event(binding.stream, stamp, events.values[i], events.encodings[i])
+        stamp, receive = events.stamps[i], events.receive[i]
+        outcome = self.runtime.on_event(binding.stream, stamp, events.values[i],
+                                        events.encodings[i])
         if outcome is EventOutcome.REJECTED:
             stats = self.runtime.stats
             kind = next(k for k, n in stats.rejected.items() if n != self._rejected_seen.get(k, 0))
             self._rejected_seen[kind] = stats.rejected[kind]
-            _note(self.rejections, kind, binding, stamp, events.receive[i], str(stats.last_rejection))
+            _note(self.rejections, kind, binding, stamp, receive, str(stats.last_rejection))
         elif outcome is EventOutcome.LATE:
-            _note(self.rejections, "late", binding, stamp, events.receive[i],
+            _note(self.rejections, "late", binding, stamp, receive,
                   "older than the stream's last stamp or the last step: dropped")
         elif outcome is EventOutcome.DUPLICATE:
-            _note(self.rejections, "duplicate", binding, stamp, events.receive[i],
+            _note(self.rejections, "duplicate", binding, stamp, receive,
                   "same stamp as the stream's previous message: dropped")
-        self._record(events.receive[i])
+        self._record(receive)
 
     def _record(self, receive_ns: int) -> None:
         """Record a step if the runtime took one since the last call."""

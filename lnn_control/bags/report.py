@@ -59,7 +59,9 @@ def write_report(folder: Path, report: dict[str, Any], run: ReplayRun, neuron_ty
     return report
 
 
-def _save_arrays(path: Path, run: ReplayRun, neuron_types: Sequence[str], names: Sequence[str]) -> None:
+def _save_arrays(
+    path: Path, run: ReplayRun, neuron_types: Sequence[str], names: Sequence[str]
+) -> None:
     arrays = {"step_stamps_ns": run.steps.stamps_ns, "step_receive_ns": run.steps.receive_ns,
               "commands": run.steps.commands, "states": run.steps.states,
               "neuron_types": np.asarray(neuron_types), "action_names": np.asarray(names)}
@@ -103,7 +105,8 @@ def _plot_timing(folder: Path, record: StreamRecord, t0: int) -> str:
     lags = (record.receive_ns - record.stamps_ns) * NS * MS
     lag.plot((record.stamps_ns - t0) * NS, lags, ".", ms=1.5, color="tab:green")
     lag.set(xlabel="time (s)", ylabel="receive - stamp (ms)",
-            title=f"receive lag: median {np.median(lags):.2f} ms, p95 {np.percentile(lags, 95):.2f} ms")
+            title=f"receive lag: median {np.median(lags):.2f} ms, "
+                  f"p95 {np.percentile(lags, 95):.2f} ms")
     return _save(figure, folder, f"timing_{binding.stream}.png")
 
 
@@ -174,8 +177,9 @@ def _markdown(report: dict[str, Any]) -> str:
             entry["timing"]["gaps"], entry["timing"]["lag_s"] or {}
         rows.append([stream, entry["topic"], timing["count"], _number(timing["rate_hz"]),
                      _number(timing["nominal_rate_hz"]), _number(_us(timing["jitter_s"]), 1),
-                     f"{_ms(period.get('p5'))} / {_ms(period.get('p50'))} / {_ms(period.get('p95'))}",
-                     f"{gaps['count']} ({gaps['missing']} missing, longest {_ms(gaps['longest_s'])} ms)",
+                     " / ".join(_ms(period.get(p)) for p in ("p5", "p50", "p95")),
+                     f"{gaps['count']} ({gaps['missing']} missing, longest "
+                     f"{_ms(gaps['longest_s'])} ms)",
                      timing["out_of_order"], timing["duplicates"],
                      f"{_ms(lag.get('median'))} / {_ms(lag.get('p95'))}"])
     lines += _table(["stream", "topic", "messages", "rate Hz", "nominal Hz", "jitter us",
@@ -198,24 +202,25 @@ def _markdown(report: dict[str, Any]) -> str:
                   f"{recorded['compared']} of {recorded['count']} recorded commands on "
                   f"`{recorded['topic']}` compared ({recorded['exact_stamps']} at a replay step's "
                   f"stamp); lag by cross-correlation: {_ms(recorded['lag_s'])} ms.", ""]
+        rmse, worst = recorded["rmse"] or {}, recorded["max_abs"] or {}
         lines += _table(["action", "RMSE", "max abs error"],
-                        [[n, _number((recorded["rmse"] or {}).get(n), 6),
-                          _number((recorded["max_abs"] or {}).get(n), 6)] for n in commands["names"]])
+                        [[n, _number(rmse.get(n), 6), _number(worst.get(n), 6)]
+                         for n in commands["names"]])
     neurons = report["neurons"]
     lines += ["## Command neurons", "",
               f"Neuron types: {neurons['types']}; command neurons {neurons['command']}.", ""]
     if "neurons" in report["plots"]:
         lines += [f"![command neurons]({report['plots']['neurons']})", ""]
     lines += ["## Dropped messages", ""]
-    lines += _table(["reason", "count", "first example"],
-                    [[reason, entry["count"], entry["samples"][0]["message"] if entry["samples"] else ""]
-                     for reason, entry in report["rejections"].items()] or [["none", 0, ""]])
+    dropped = [[reason, entry["count"], (entry["samples"] or [{"message": ""}])[0]["message"]]
+               for reason, entry in report["rejections"].items()]
+    lines += _table(["reason", "count", "first example"], dropped or [["none", 0, ""]])
     counters = ["steps", "sub_steps", "long_gaps", "gap_resets", "clock_resets", "late",
                 "duplicates", "non_finite"]
     lines += _table(counters, [[runtime[c] for c in counters]])
     lines += [f"Last rejection: {runtime['last_rejection']}", ""] * bool(runtime["last_rejection"])
     output = report["output_bag"]
     lines += ["## Output bag", "",
-              f"`{output['path']}` ({output['storage']}): {output['input_messages']} input messages "
-              f"and {output['commands']} commands on `{output['command_topic']}`.", ""]
+              f"`{output['path']}` ({output['storage']}): {output['input_messages']} input "
+              f"messages and {output['commands']} commands on `{output['command_topic']}`.", ""]
     return "\n".join(lines)

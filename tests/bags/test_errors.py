@@ -121,7 +121,8 @@ def test_metadata_disagreeing_with_storage_falls_back_and_says_so(tmp_path, husk
     bag = tmp_path / "input" / "husky_qos_edited"
     shutil.copytree(husky_ros2["sqlite3"], bag)
     metadata = bag / "metadata.yaml"
-    qos = ("\n      - {history: keep_last, depth: 10, reliability: best_effort, durability: volatile,"
+    qos = ("\n      - {history: keep_last, depth: 10, reliability: best_effort,"
+           " durability: volatile,"
            " deadline: {sec: 0, nsec: 0}, lifespan: {sec: 0, nsec: 0}, liveliness: automatic,"
            " liveliness_lease_duration: {sec: 0, nsec: 0}, avoid_ros_namespace_conventions: false}")
     text = metadata.read_text()

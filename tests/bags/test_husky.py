@@ -23,7 +23,8 @@ def husky_imu(husky_bag):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_husky_replay_reports_the_bags_true_counts_rate_jitter_and_lag(husky_replays, husky_imu, fmt):
+def test_husky_replay_reports_the_bags_true_counts_rate_jitter_and_lag(husky_replays, husky_imu,
+                                                                       fmt):
     report = husky_replays[fmt].report
     assert report["bag"]["format"] == fmt
     assert report["warnings"] == []

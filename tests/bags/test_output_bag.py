@@ -33,7 +33,8 @@ def test_output_bag_holds_the_input_messages_and_one_command_per_step(
         assert [stamp(m) for _, m in after] == [stamp(m) for _, m in before]
         assert all(a.header.frame_id == b.header.frame_id for (_, a), (_, b) in zip(after, before))
         for name in fields:
-            assert [repr(getattr(a, name)) for _, a in after] == [repr(getattr(b, name)) for _, b in before]
+            assert ([repr(getattr(a, name)) for _, a in after]
+                    == [repr(getattr(b, name)) for _, b in before])
 
     # commands: header.stamp = the step's sensor stamp, twist = the command, log time = receive
     # time of the IMU message that triggered the step
