@@ -76,7 +76,8 @@ class Steps:
 
 @dataclass
 class StreamRecord:
-    """One stream's messages in the bag's order, for the timing analysis.
+    """One stream's messages in the bag's order, for the timing analysis (whose ``lag_s`` is
+    ``None`` for messages without a header).
 
     :param stamps_ns: ``(N,)`` int64 ``header.stamp`` (receive time for messages without one).
     :param receive_ns: ``(N,)`` int64 receive times.
@@ -177,7 +178,8 @@ def replay(
     for index, binding in enumerate(bindings):
         stamps = np.asarray(events.timing_stamps[index], dtype=np.int64)
         receive = np.asarray(events.timing_receive[index], dtype=np.int64)
-        streams.append(StreamRecord(binding, stamps, receive, stream_timing(stamps, receive)))
+        lagged = None if index in events.headerless else receive
+        streams.append(StreamRecord(binding, stamps, receive, stream_timing(stamps, lagged)))
     return ReplayRun(
         time_base="receive" if receive_time else "header",
         streams=streams,
@@ -214,6 +216,8 @@ class _Events:
     encodings: list[Optional[str]] = field(default_factory=list)
     timing_stamps: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
     timing_receive: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    #: streams whose messages have no header (their stamps are receive times: no lag)
+    headerless: set[int] = field(default_factory=set)
     recorded_stamps: list[int] = field(default_factory=list)
     recorded_values: list[np.ndarray] = field(default_factory=list)
     conversion: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -250,6 +254,8 @@ def _read(
             binding = bindings[index]
             events.timing_stamps[index].append(sensor_ns)
             events.timing_receive[index].append(message.receive_ns)
+            if header_ns is None:
+                events.headerless.add(index)
             try:
                 _, value, encoding = stream_value(binding.kind, binding.msgtype, msg,
                                                   binding.joint_names)

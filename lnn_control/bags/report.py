@@ -4,7 +4,7 @@ reader, with the plots), PNG plots and ``replay.npz`` (the arrays), written into
 Plots (matplotlib, drawn off-screen; times in seconds since the first stream message):
 
 - ``timing_<stream>.png``: each stream's period over time with its gaps, the period histogram,
-  and the lag of the receive time behind ``header.stamp``;
+  and the lag of the receive time behind ``header.stamp`` (for messages that have one);
 - ``commands.png``: the policy's commands (and the recorded ones, if the bag has them);
 - ``neurons.png``: the activity (state) of the NCP's command neurons.
 
@@ -85,7 +85,8 @@ def _save(figure: Any, folder: Path, name: str) -> str:
 
 def _plot_timing(folder: Path, record: StreamRecord, t0: int) -> str:
     binding, timing = record.binding, record.timing
-    figure, (over_time, histogram, lag) = _figure(3)
+    figure, axes = _figure(3 if timing.lag_s is not None else 2)
+    over_time, histogram = axes[:2]
     stamps, periods = sorted_periods(record.stamps_ns)
     seconds = (stamps[1:] - t0) * NS
     median = float(np.median(periods))
@@ -102,6 +103,9 @@ def _plot_timing(folder: Path, record: StreamRecord, t0: int) -> str:
     histogram.set(xlabel="period (ms)", ylabel="count",
                   title=f"period distribution; jitter (std, gaps excluded) "
                         f"{(timing.jitter_s or 0) * 1e6:.1f} us")
+    if timing.lag_s is None:  # no header: the stamps are the receive times
+        return _save(figure, folder, f"timing_{binding.stream}.png")
+    lag = axes[2]
     lags = (record.receive_ns - record.stamps_ns) * NS * MS
     lag.plot((record.stamps_ns - t0) * NS, lags, ".", ms=1.5, color="tab:green")
     lag.set(xlabel="time (s)", ylabel="receive - stamp (ms)",

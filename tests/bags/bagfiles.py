@@ -6,8 +6,9 @@ in place, never copied into the project. A missing one fails the test that needs
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -19,9 +20,10 @@ import yaml
 from rosbags.convert import convert
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
 
 from lnn_control.config import load_config
-from lnn_control.policy import LiquidPolicy, PolicyConfig, save_checkpoint
+from lnn_control.policy import LiquidPolicy, PolicyConfig, StreamSpec, save_checkpoint
 from lnn_control.policy.export import export_policy_onnx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,13 +44,15 @@ def shared_bag(name: str) -> Path:
     return path
 
 
-def imu_policy(seed: int = 0, **control: Any) -> LiquidPolicy:
-    """The IMU-only CfC/NCP policy of config/models/imu_cfc.yaml with random weights."""
-    import dataclasses
-
+def imu_policy(
+    seed: int = 0, extra_streams: Sequence[StreamSpec] = (), **control: Any
+) -> LiquidPolicy:
+    """The IMU-only CfC/NCP policy of config/models/imu_cfc.yaml with random weights (plus
+    ``extra_streams``, and ``control`` settings changed)."""
     config = load_config(PolicyConfig, MODEL)
-    if control:
-        config = dataclasses.replace(config, control=dataclasses.replace(config.control, **control))
+    config = dataclasses.replace(
+        config, streams=[*config.streams, *extra_streams],
+        control=dataclasses.replace(config.control, **control))
     torch.manual_seed(seed)
     return LiquidPolicy(config).eval()
 
@@ -132,21 +136,31 @@ class Replayed:
 
 
 def rewrite_bag(source: Path, target: Path, edit: Callable[[str, int, Any], Optional[Any]],
-                storage: str = "mcap") -> Path:
+                added: Sequence[tuple[str, str, int, Any]] = (), storage: str = "mcap") -> Path:
     """Copy the ROS 2 bag ``source`` to ``target``, message by message; ``edit(topic, index on
     the topic, message)`` may change a message in place and return it (it is then serialized
-    again) or return ``None`` to keep the original bytes."""
+    again) or return ``None`` to keep the original bytes. ``added`` messages
+    ``(topic, msgtype, receive_ns, message)`` (of the Jazzy typestore) join them in time order."""
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    jazzy = get_typestore(Stores.ROS2_JAZZY)
     with AnyReader([source]) as reader, Writer(target, version=9, storage_plugin=plugin) as writer:
         connections = {c.id: writer.add_connection(c.topic, c.msgtype, typestore=reader.typestore)
                        for c in reader.connections}
         counts: dict[str, int] = {}
+        messages = []
         for connection, receive_ns, data in reader.messages():
             index = counts[connection.topic] = counts.get(connection.topic, -1) + 1
             edited = edit(connection.topic, index, reader.deserialize(data, connection.msgtype))
             if edited is not None:
                 data = reader.typestore.serialize_cdr(edited, connection.msgtype)
-            writer.write(connections[connection.id], receive_ns, data)
+            messages.append((receive_ns, connections[connection.id], data))
+        new = {}
+        for topic, msgtype, receive_ns, msg in added:
+            if topic not in new:
+                new[topic] = writer.add_connection(topic, msgtype, typestore=jazzy)
+            messages.append((receive_ns, new[topic], jazzy.serialize_cdr(msg, msgtype)))
+        for receive_ns, connection, data in sorted(messages, key=lambda m: m[0]):
+            writer.write(connection, receive_ns, data)
     return target
 
 
