@@ -39,7 +39,7 @@ def _run(args: argparse.Namespace) -> int:
         timing = entry["timing"]
         lag = timing["lag_s"] or {}
         print(f"{stream} ({entry['topic']}): {timing['count']} messages, "
-              f"{timing['rate_hz'] or 0:.2f} Hz, jitter {(timing['jitter_s'] or 0) * 1e3:.3f} ms, "
+              f"{timing['rate_hz'] or 0:.2f} Hz, jitter {(timing['jitter_s'] or 0) * 1e6:.1f} us, "
               f"{timing['gaps']['count']} gaps, receive lag median "
               f"{(lag.get('median') or 0) * 1e3:.2f} ms")
     dropped = {reason: entry["count"] for reason, entry in report["rejections"].items()}
