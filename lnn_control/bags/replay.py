@@ -160,7 +160,9 @@ def replay(
     """
     warnings: list[str] = []
     command_topic = _recorded_topic(bag, output, warnings)
-    events = _read(bag, bindings, output, command_topic, receive_time, progress)
+    actions = len(runtime.policy.config.actions.names)
+    events = _read(bag, bindings, output, command_topic, actions, receive_time, progress)
+    warnings += events.warnings
     feed = _Feed(runtime, bindings, events.conversion)
     control = runtime.control
     if control.mode == "timer":
@@ -169,11 +171,11 @@ def replay(
     else:
         feed.events(events, progress)
     recorded = None
-    if command_topic is not None and output is not None:
+    if command_topic is not None and output is not None and not events.warnings:
         recorded = RecordedCommands(command_topic, output.type,
                                     np.asarray(events.recorded_stamps, dtype=np.int64),
                                     np.asarray(events.recorded_values, dtype=np.float64)
-                                    .reshape(len(events.recorded_stamps), -1))
+                                    .reshape(len(events.recorded_stamps), actions))
     streams = []
     for index, binding in enumerate(bindings):
         stamps = np.asarray(events.timing_stamps[index], dtype=np.int64)
@@ -183,7 +185,7 @@ def replay(
     return ReplayRun(
         time_base="receive" if receive_time else "header",
         streams=streams,
-        steps=feed.steps(runtime.state.size, len(runtime.policy.config.actions.names)),
+        steps=feed.steps(runtime.state.size, actions),
         stats=asdict(runtime.stats),
         rejections=feed.rejections,
         recorded=recorded,
@@ -221,6 +223,8 @@ class _Events:
     recorded_stamps: list[int] = field(default_factory=list)
     recorded_values: list[np.ndarray] = field(default_factory=list)
     conversion: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: why the recorded commands cannot be compared (then no more are collected)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _read(
@@ -228,6 +232,7 @@ def _read(
     bindings: list[StreamBinding],
     output: Optional[OutputTopic],
     command_topic: Optional[str],
+    actions: int,
     receive_time: bool,
     progress: Optional[Progress],
 ) -> _Events:
@@ -244,10 +249,8 @@ def _read(
         msg = bag.deserialize(message)
         header = getattr(msg, "header", None)
         header_ns = stamp_ns(header.stamp) if header is not None else None
-        if message.topic == command_topic and output is not None:
-            command_ns, values = command_values(message.msgtype, msg, output)
-            events.recorded_stamps.append(message.receive_ns if command_ns is None else command_ns)
-            events.recorded_values.append(values)
+        if message.topic == command_topic and output is not None and not events.warnings:
+            _collect_command(events, message.msgtype, msg, message.receive_ns, output, actions)
         sensor_ns = message.receive_ns if header_ns is None else header_ns
         stamp = message.receive_ns if receive_time else sensor_ns
         for index in by_topic.get(message.topic, ()):
@@ -270,6 +273,23 @@ def _read(
             events.encodings.append(encoding)
     done(count)
     return events
+
+
+def _collect_command(
+    events: _Events, msgtype: str, msg: Any, receive_ns: int, output: OutputTopic, actions: int
+) -> None:
+    """Add a recorded command to ``events``, or a warning if it does not fit the policy."""
+    try:
+        command_ns, values = command_values(msgtype, msg, output)
+    except MessageTypeError as error:
+        events.warnings.append(f"the recorded commands on {output.topic} are not compared: {error}")
+        return
+    if values.shape != (actions,):
+        events.warnings.append(f"the recorded commands on {output.topic} hold {values.size} "
+                               f"values, not the policy's {actions} actions: they are not compared")
+        return
+    events.recorded_stamps.append(receive_ns if command_ns is None else command_ns)
+    events.recorded_values.append(values)
 
 
 def _note(

@@ -5,8 +5,13 @@ action, lag by cross-correlation). The recorded commands come from a first repla
 import numpy as np
 import pytest
 from bagfiles import read_topic, rewrite_bag, set_stamp, stamp
+from rosbags.typesys import Stores, get_typestore
 
 from lnn_control.bags.pipeline import REPLAY_TOPIC, REPLAY_TOPIC_TAKEN, replay_to_folder
+from lnn_control.bags.reader import open_bag
+from lnn_control.bags.replay import bind_streams, replay
+from lnn_control.policy import PolicyRuntime, load_checkpoint
+from lnn_control.policy.deployment import OutputTopic, load_deployment
 
 NAMES = ["collective_thrust", "roll_rate", "pitch_rate", "yaw_rate"]
 
@@ -42,3 +47,22 @@ def test_lag_of_delayed_recorded_commands_is_found_by_cross_correlation(tmp_path
     assert recorded["lag_s"] == pytest.approx(0.025, abs=0.0025)
     assert recorded["exact_stamps"] < 3520 and recorded["compared"] == 3520
     assert all(value > 0 for value in recorded["rmse"].values())
+
+
+def test_recorded_commands_that_do_not_fit_the_policy_are_not_compared(tmp_path, imu400_ros2,
+                                                                        params, policy_files):
+    msgtype = "std_msgs/msg/Float64MultiArray"
+    types = get_typestore(Stores.ROS2_JAZZY).types
+    start = stamp(read_topic(imu400_ros2, "/imu/data")[0][1])
+    added = [(REPLAY_TOPIC, msgtype, start + k * 100_000_000, types[msgtype](
+        layout=types["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0),
+        data=np.array([0.1, 0.2]))) for k in range(20)]
+    bag_path = rewrite_bag(imu400_ros2, tmp_path / "two_values", lambda *_: None, added)
+    policy = load_checkpoint(policy_files[0])
+    with open_bag(bag_path) as bag:
+        bindings = bind_streams(bag, load_deployment(params), policy.config)
+        run = replay(bag, bindings, PolicyRuntime(policy, "torch"), OutputTopic(type=msgtype))
+    assert run.recorded is None
+    (warning,) = run.warnings
+    assert "hold 2 values, not the policy's 4 actions: they are not compared" in warning
+    assert run.steps.commands.shape == (3520, 4)
