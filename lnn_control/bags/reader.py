@@ -200,7 +200,9 @@ def _resolve(path: Path, warnings: list[str]) -> tuple[Path, BagFormat]:
         warnings.append(f"{path} has no metadata.yaml: read its storage file {storage[0].name} "
                         "directly")
         return storage[0], STORAGE_SUFFIXES[storage[0].suffix]
-    folder_format = STORAGE_SUFFIXES.get(storage[0].suffix, "sqlite3") if storage else "sqlite3"
+    # (compressed storage files end in .mcap.zstd / .db3.zstd)
+    folder_format: BagFormat = "mcap" if any(".mcap" in p.suffixes for p in path.iterdir()) \
+        else "sqlite3"
     if len(storage) != 1:
         return path, folder_format  # split bags: the count check after reading guards them
     disagreement = _metadata_disagreement(path, storage[0])
@@ -208,15 +210,16 @@ def _resolve(path: Path, warnings: list[str]) -> tuple[Path, BagFormat]:
         return path, folder_format
     warnings.append(
         f"{path}/metadata.yaml disagrees with its storage file {storage[0].name} ({disagreement}); "
-        f"rosbags would read no message through the folder, so {storage[0].name} was read "
-        "directly. Regenerate metadata.yaml with `ros2 bag reindex` to silence this."
+        f"reading through the folder would skip or miscount its messages (rosbags returns none "
+        f"when the QoS or type differ), so {storage[0].name} was read directly. Regenerate "
+        "metadata.yaml with `ros2 bag reindex` to silence this."
     )
     return storage[0], folder_format
 
 
 def _metadata_disagreement(folder: Path, storage: Path) -> Optional[str]:
-    """How the folder's ``metadata.yaml`` and its storage file describe different connections
-    (the rule rosbags uses to match them), or ``None`` when they agree."""
+    """How the folder's ``metadata.yaml`` and its storage file describe a topic differently (by
+    the fields rosbags matches them on, and the message counts), or ``None`` when they agree."""
     with _reading(folder):
         with Ros2Reader(folder) as described, Ros2Reader(storage) as stored:
             declared = list(described.connections)
