@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -23,7 +23,8 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from lnn_control.config import load_config
-from lnn_control.policy import LiquidPolicy, PolicyConfig, StreamSpec, save_checkpoint
+from lnn_control.policy import (LiquidPolicy, PolicyConfig, PolicyRuntime, StreamSpec,
+                                save_checkpoint)
 from lnn_control.policy.export import export_policy_onnx
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,3 +168,17 @@ def rewrite_bag(source: Path, target: Path, edit: Callable[[str, int, Any], Opti
 def set_stamp(msg: Any, stamp_ns: int) -> Any:
     msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
     return msg
+
+
+def fed_directly(
+    runtime: PolicyRuntime, events: Iterable[tuple[int, str, np.ndarray]]
+) -> np.ndarray:
+    """The commands ``(steps, A)`` of ``runtime`` fed ``(stamp_ns, stream, value)`` events in the
+    given order, one per network step: the reference a replay is checked against."""
+    commands = []
+    for event_stamp, stream, value in events:
+        steps = runtime.stats.steps
+        runtime.on_event(stream, event_stamp, value)
+        if runtime.stats.steps > steps:
+            commands.append(runtime.command(event_stamp))
+    return np.array(commands)

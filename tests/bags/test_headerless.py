@@ -3,7 +3,8 @@ with the bag's receive time, held between IMU steps, and its timing has no recei
 the real 400 Hz IMU recording with a 10 Hz goal topic added."""
 
 import numpy as np
-from bagfiles import imu_policy, imu_value, read_topic, rewrite_bag, stamp, write_params
+from bagfiles import (fed_directly, imu_policy, imu_value, read_topic, rewrite_bag, stamp,
+                      write_params)
 from rosbags.typesys import Stores, get_typestore
 
 from lnn_control.bags.pipeline import replay_to_folder
@@ -35,12 +36,6 @@ def test_headerless_stream_uses_receive_times(tmp_path, imu400_ros2):
     events = sorted([(stamp(m), "imu", imu_value(m)) for _, m in imu]
                     + [(receive, "goal", value.astype(np.float32)) for receive, value in goals],
                     key=lambda event: event[0])
-    runtime = PolicyRuntime(load_checkpoint(checkpoint), "torch")
-    commands = []
-    for event_stamp, stream, value in events:
-        steps = runtime.stats.steps
-        runtime.on_event(stream, event_stamp, value)
-        if runtime.stats.steps > steps:
-            commands.append(runtime.command(event_stamp))
-    np.testing.assert_array_equal(outcome.run.steps.commands, np.array(commands))
+    commands = fed_directly(PolicyRuntime(load_checkpoint(checkpoint), "torch"), events)
+    np.testing.assert_array_equal(outcome.run.steps.commands, commands)
     assert (tmp_path / "out" / "timing_goal.png").is_file()

@@ -4,11 +4,11 @@ commands in all three formats; the commands are those of the runtime fed directl
 
 import numpy as np
 import pytest
-from bagfiles import imu_value, read_topic, stamp
+from bagfiles import fed_directly, imu_value, read_topic, stamp
 
 from lnn_control.bags.reader import open_bag
 from lnn_control.bags.replay import bind_streams, replay
-from lnn_control.policy import EventOutcome, PolicyRuntime, load_checkpoint
+from lnn_control.policy import PolicyRuntime, load_checkpoint
 from lnn_control.policy.deployment import load_deployment
 
 FORMATS = ("rosbag1", "sqlite3", "mcap")
@@ -61,14 +61,12 @@ def test_husky_commands_are_the_same_for_all_three_formats(husky_replays):
 def test_husky_replay_equals_the_runtime_fed_directly(husky_replays, husky_imu, policy_files):
     checkpoint, step = policy_files
     runtime = PolicyRuntime(load_checkpoint(checkpoint), "onnx", step)
-    commands, stamps = [], []
-    for _, msg in sorted(husky_imu, key=lambda item: stamp(item[1])):
-        assert runtime.on_event("imu", stamp(msg), imu_value(msg)) == EventOutcome.STEPPED
-        commands.append(runtime.command(stamp(msg)))
-        stamps.append(stamp(msg))
+    events = sorted(((stamp(m), "imu", imu_value(m)) for _, m in husky_imu), key=lambda e: e[0])
+    commands = fed_directly(runtime, events)
+    assert len(commands) == len(events) == runtime.stats.steps  # every IMU message steps
     arrays = husky_replays["rosbag1"].arrays
-    np.testing.assert_array_equal(arrays["step_stamps_ns"], stamps)
-    np.testing.assert_array_equal(arrays["commands"], np.array(commands))
+    np.testing.assert_array_equal(arrays["step_stamps_ns"], [e[0] for e in events])
+    np.testing.assert_array_equal(arrays["commands"], commands)
     assert husky_replays["rosbag1"].report["runtime"]["long_gaps"] == runtime.stats.long_gaps > 0
 
 
@@ -80,12 +78,9 @@ def test_receive_time_option_feeds_the_bags_receive_times(husky_bag, husky_imu, 
         bindings = bind_streams(bag, load_deployment(params), policy.config)
         run = replay(bag, bindings, PolicyRuntime(policy, "onnx", step), receive_time=True)
     assert run.time_base == "receive"
-    runtime = PolicyRuntime(load_checkpoint(checkpoint), "onnx", step)
-    commands = []
-    for receive, msg in sorted(husky_imu, key=lambda item: item[0]):
-        runtime.on_event("imu", receive, imu_value(msg))
-        commands.append(runtime.command(receive))
-    np.testing.assert_array_equal(run.steps.stamps_ns, sorted(t for t, _ in husky_imu))
-    np.testing.assert_array_equal(run.steps.commands, np.array(commands))
+    events = sorted(((t, "imu", imu_value(m)) for t, m in husky_imu), key=lambda e: e[0])
+    commands = fed_directly(PolicyRuntime(load_checkpoint(checkpoint), "onnx", step), events)
+    np.testing.assert_array_equal(run.steps.stamps_ns, [e[0] for e in events])
+    np.testing.assert_array_equal(run.steps.commands, commands)
     # the timing analysis still describes the sensor's stamps and its lag
     assert run.streams[0].timing.lag_s["median"] > 0.02

@@ -5,7 +5,7 @@ converted to ROS 2 and edited in three messages)."""
 import math
 
 import numpy as np
-from bagfiles import imu_value, read_topic, rewrite_bag, set_stamp, stamp
+from bagfiles import fed_directly, imu_value, read_topic, rewrite_bag, set_stamp, stamp
 
 from lnn_control.bags.pipeline import replay_to_folder
 from lnn_control.policy import PolicyRuntime, load_checkpoint
@@ -50,12 +50,8 @@ def test_dropped_messages_are_reported_with_reasons_and_examples(tmp_path, imu40
 
     # the same messages fed to a runtime directly, in stamp order
     checkpoint, step = policy_files
-    runtime = PolicyRuntime(load_checkpoint(checkpoint), "onnx", step)
-    commands = []
-    for _, msg in sorted(read_topic(bag, "/imu/data"), key=lambda item: stamp(item[1])):
-        steps = runtime.stats.steps
-        runtime.on_event("imu", stamp(msg), imu_value(msg))
-        if runtime.stats.steps > steps:
-            commands.append(runtime.command(stamp(msg)))
+    events = sorted(((stamp(m), "imu", imu_value(m)) for _, m in read_topic(bag, "/imu/data")),
+                    key=lambda event: event[0])
+    commands = fed_directly(PolicyRuntime(load_checkpoint(checkpoint), "onnx", step), events)
     with np.load(tmp_path / "out" / "replay.npz") as arrays:
-        np.testing.assert_array_equal(arrays["commands"], np.array(commands))
+        np.testing.assert_array_equal(arrays["commands"], commands)
