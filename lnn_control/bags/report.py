@@ -124,8 +124,9 @@ def _plot_commands(folder: Path, run: ReplayRun, names: Sequence[str], units: Se
         if recorded is not None and recorded.values.size:
             axis.plot((recorded.stamps_ns - t0) * NS, recorded.values[:, i], lw=0.8, ls="--",
                       label=f"recorded ({recorded.topic})")
-            axis.legend(loc="upper right", fontsize=8)
         axis.set_ylabel(f"{names[i]}\n({units[i]})")
+    if recorded is not None and recorded.values.size:
+        axes[0].legend(loc="upper right", fontsize=8)
     axes[0].set_title(f"policy commands, one per step ({run.steps.stamps_ns.size} steps)")
     axes[-1].set_xlabel("sensor stamp (s)")
     return _save(figure, folder, "commands.png")
