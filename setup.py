@@ -95,5 +95,10 @@ setup(
     install_requires=["torch>=2.6", "numpy>=1.26", "pyyaml>=6.0", "safetensors>=0.4", "rich>=13"],
     extras_require={"ros": ROS, "sim": SIM, "train": TRAIN, "dev": DEV},
     zip_safe=False,
-    entry_points={"console_scripts": ["lnn-control = lnn_control.cli:main"]},
+    entry_points={
+        "console_scripts": [
+            "lnn-control = lnn_control.cli:main",
+            "policy_node = lnn_control.ros.policy_node:main",
+        ]
+    },
 )

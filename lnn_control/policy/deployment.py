@@ -17,11 +17,13 @@ so replay maps topics to streams exactly as the robot does. It is a standard ROS
           twist_fields: [linear.z, angular.x, angular.y, angular.z]
 
 :func:`deployment_from_parameters` builds the same :class:`Deployment` from the node's declared
-parameters, so node and replay cannot disagree.
+parameters (ROS's own, such as ``use_sim_time``, are left to ROS), so node and replay cannot
+disagree.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,10 +31,11 @@ from typing import Any, Literal
 from lnn_control.config import config_from_dict, read_yaml
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.events import Controller
 from lnn_control.policy.messages import COMMAND_TYPES, MESSAGE_TYPES
 
 __all__ = ["Deployment", "OutputTopic", "StreamTopic", "deployment_from_parameters",
-           "load_deployment"]
+           "load_controller", "load_deployment"]
 
 TWIST_FIELDS = {f"{part}.{axis}" for part in ("linear", "angular") for axis in "xyz"}
 
@@ -82,9 +85,12 @@ class OutputTopic:
 class Deployment:
     """Everything the policy node needs besides the checkpoint's own config."""
 
-    #: checkpoint folder (policy.yaml + weights.safetensors)
-    checkpoint: str
     streams: dict[str, StreamTopic]
+    #: checkpoint folder (policy.yaml + weights.safetensors)
+    checkpoint: str = ""
+    #: instead of a checkpoint, a controller factory ``module:function`` returning
+    #: ``(controller, PolicyConfig)``, e.g. an expert wrapped as a policy
+    controller: str = ""
     output: OutputTopic = field(default_factory=OutputTopic)
     #: torch (eager), onnx or compiled
     engine: Literal["torch", "onnx", "compiled"] = "onnx"
@@ -99,6 +105,8 @@ class Deployment:
     timer_rate_hz: float = 0.0
     #: period of /diagnostics (s)
     diagnostics_period_s: float = 1.0
+    #: messages stamped further than this (s) ahead of the node's clock are rejected
+    max_future_s: float = 1.0
 
     def check(self, policy: PolicyConfig) -> None:
         """Raise :class:`ConfigError` unless every stream of ``policy`` has a fitting topic."""
@@ -124,10 +132,32 @@ class Deployment:
             raise ConfigError(f"output.twist_fields must give {count} fields, one per action")
 
 
+def load_controller(deployment: Deployment) -> tuple[Controller, PolicyConfig]:
+    """The controller a deployment names, and the policy config describing its streams, actions
+    and timing: a :class:`PolicyRuntime` on the checkpoint, or what the factory returns."""
+    if bool(deployment.checkpoint) == bool(deployment.controller):
+        raise ConfigError("set exactly one of the parameters 'checkpoint' (a checkpoint folder) "
+                          "and 'controller' (a factory module:function)")
+    if deployment.controller:
+        module, _, function = deployment.controller.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), function)
+        except (ImportError, AttributeError) as error:
+            raise ConfigError(f"controller {deployment.controller!r} cannot be loaded: {error}") from None
+        controller, config = factory()
+        return controller, config
+    from lnn_control.policy.checkpoint import load_checkpoint
+    from lnn_control.policy.runtime import PolicyRuntime
+
+    policy = load_checkpoint(deployment.checkpoint)
+    runtime = PolicyRuntime(policy, deployment.engine, deployment.engine_file or None)
+    return runtime, policy.config
+
+
 def deployment_from_parameters(parameters: dict[str, Any]) -> Deployment:
     """A :class:`Deployment` from parameters, nested (``{"streams": {"imu": {...}}}``) or as ROS
     names them (``{"streams.imu.topic": ...}``)."""
-    return config_from_dict(Deployment, _nest(parameters), "parameters")
+    return config_from_dict(Deployment, _without_ros_own(_nest(parameters)), "parameters")
 
 
 def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> Deployment:
@@ -149,9 +179,17 @@ def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> 
             f"(it has {sorted(document)})"
         )
     try:
-        return config_from_dict(Deployment, merged, "ros__parameters")
+        return config_from_dict(Deployment, _without_ros_own(merged), "ros__parameters")
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+#: parameters every ROS 2 node has, which belong to ROS, not to the deployment
+ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service", "qos_overrides")
+
+
+def _without_ros_own(parameters: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in parameters.items() if k not in ROS_OWN_PARAMETERS}
 
 
 def _nest(parameters: dict[str, Any]) -> dict[str, Any]:

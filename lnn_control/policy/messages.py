@@ -69,7 +69,11 @@ def world_velocity(quaternion_xyzw: np.ndarray, body_velocity: np.ndarray) -> np
 
 
 def stream_value(
-    kind: str, msgtype: str, msg: Any, joint_names: Sequence[str] = ()
+    kind: str,
+    msgtype: str,
+    msg: Any,
+    joint_names: Sequence[str] = (),
+    image_size: Optional[tuple[int, int]] = None,
 ) -> tuple[Optional[int], np.ndarray, Optional[str]]:
     """One message as a stream event.
 
@@ -77,6 +81,8 @@ def stream_value(
     :param msgtype: the message's type name, e.g. ``sensor_msgs/msg/Imu``.
     :param msg: the message (rclpy or rosbags).
     :param joint_names: joint_state streams: the joints, in the policy's order (empty: as sent).
+    :param image_size: image streams: the expected ``(height, width)``; another size is refused
+        before any pixel is decoded (a huge or hostile image costs nothing).
     :return: ``(stamp_ns or None, value, image encoding or None)``; the stamp is ``None`` for
         messages without a header (``Float64MultiArray``): use the receive time.
     """
@@ -102,10 +108,11 @@ def stream_value(
     elif msgtype == "std_msgs/msg/Float64MultiArray":
         value = np.asarray(msg.data, dtype=np.float64)
     elif msgtype == "sensor_msgs/msg/Image":
+        _check_size((int(msg.height), int(msg.width)), image_size)
         image, encoding = _raw_image(msg)
         return stamp, image, encoding
     else:
-        image, encoding = _compressed_image(msg)
+        image, encoding = _compressed_image(msg, image_size)
         return stamp, image, encoding
     return stamp, value.astype(np.float32), None
 
@@ -141,12 +148,19 @@ def _raw_image(msg: Any) -> tuple[np.ndarray, str]:
     return rows.reshape(height, width, channels), encoding
 
 
-def _compressed_image(msg: Any) -> tuple[np.ndarray, str]:
+def _check_size(size: tuple[int, int], expected: Optional[tuple[int, int]]) -> None:
+    if expected is not None and size != tuple(expected):
+        raise ShapeError(f"image is {size[0]}x{size[1]} (height x width), expected "
+                         f"{expected[0]}x{expected[1]}; resize upstream")
+
+
+def _compressed_image(msg: Any, expected: Optional[tuple[int, int]]) -> tuple[np.ndarray, str]:
     """``sensor_msgs/CompressedImage`` (JPEG or PNG) -> ``(H, W, C)`` uint8, rgb8 or mono8."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        picture = Image.open(io.BytesIO(bytes(msg.data)))
+        picture = Image.open(io.BytesIO(bytes(msg.data)))  # reads the header only
+        _check_size((picture.height, picture.width), expected)
         picture.load()
     except (UnidentifiedImageError, OSError) as error:
         raise ShapeError(f"CompressedImage ({msg.format}) could not be decoded: {error}") from None

@@ -1,0 +1,105 @@
+"""Processes of ``lnn-control bench ros``: an IMU publisher, a command receiver, a bare relay.
+
+Each runs in its own process (``python -m lnn_control.bench.ros_probe MODE ...``) so that no two
+share a Python interpreter lock, and all use the same clock (``time.time_ns``), so the latency
+of a command is its arrival time minus the stamp of the IMU message it was computed from.
+
+- ``publish RATE COUNT OUT.json``: IMU messages (sensor-data QoS) stamped with the send time,
+  paced by sleeping to each deadline; writes the stamps sent;
+- ``receive OUT.json``: records (stamp, arrival) of every command (reliable, deep queue, so the
+  probe itself drops nothing) until SIGINT, then writes them;
+- ``relay``: the reference node: republishes each IMU's stamp as a command, nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from typing import Any
+
+import rclpy
+from geometry_msgs.msg import TwistStamped
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Imu
+
+IMU_TOPIC, COMMAND_TOPIC = "/imu/data", "/lnn_control/command"
+
+
+def _spin(node: Any, seconds: float | None = None) -> None:
+    """Spin until SIGINT (or ``seconds``)."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    stop = {"now": False}
+    signal.signal(signal.SIGINT, lambda *_: stop.update(now=True))
+    end = None if seconds is None else time.monotonic() + seconds
+    while not stop["now"] and (end is None or time.monotonic() < end):
+        executor.spin_once(timeout_sec=0.05)
+
+
+def publish(rate: float, count: int, out: str) -> None:
+    node = rclpy.create_node("bench_imu_publisher")
+    publisher = node.create_publisher(Imu, IMU_TOPIC, qos_profile_sensor_data)
+    start = time.monotonic()
+    while node.count_subscribers(IMU_TOPIC) == 0 and time.monotonic() - start < 30:
+        time.sleep(0.05)
+    time.sleep(1.0)  # let discovery settle on both sides
+    message = Imu()
+    message.linear_acceleration.z = 9.81
+    sent = []
+    period, deadline = 1.0 / rate, time.monotonic()
+    for _ in range(count):
+        deadline += period
+        pause = deadline - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        stamp = time.time_ns()
+        message.header.stamp.sec, message.header.stamp.nanosec = divmod(stamp, 10**9)
+        publisher.publish(message)
+        sent.append(stamp)
+    time.sleep(0.5)
+    with open(out, "w") as stream:
+        json.dump(sent, stream)
+
+
+def receive(out: str) -> None:
+    node = rclpy.create_node("bench_command_receiver")
+    arrivals: list[tuple[int, int]] = []
+
+    def record(message: TwistStamped) -> None:
+        stamp = message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
+        arrivals.append((stamp, time.time_ns()))
+
+    qos = QoSProfile(depth=10_000, reliability=ReliabilityPolicy.RELIABLE)
+    node.create_subscription(TwistStamped, COMMAND_TOPIC, record, qos)
+    _spin(node)
+    with open(out, "w") as stream:
+        json.dump(arrivals, stream)
+
+
+def relay() -> None:
+    node = rclpy.create_node("bench_relay")
+    publisher = node.create_publisher(TwistStamped, COMMAND_TOPIC, 10)
+
+    def forward(message: Imu) -> None:
+        command = TwistStamped()
+        command.header.stamp = message.header.stamp
+        publisher.publish(command)
+
+    node.create_subscription(Imu, IMU_TOPIC, forward, qos_profile_sensor_data)
+    _spin(node)
+
+
+if __name__ == "__main__":
+    rclpy.init(args=None)
+    mode, arguments = sys.argv[1], sys.argv[2:]
+    if mode == "publish":
+        publish(float(arguments[0]), int(arguments[1]), arguments[2])
+    elif mode == "receive":
+        receive(arguments[0])
+    else:
+        relay()
+    rclpy.try_shutdown()
