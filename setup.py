@@ -52,8 +52,9 @@ ROS = [
     "ros-jazzy-lifecycle-msgs==2.0.3",
     "ros-jazzy-diagnostic-msgs==5.3.6",
     "rosbags==0.11.9",
+    "matplotlib==3.11.2",  # replay reports
 ]
-SIM = ["mujoco==4.0.0", "gymnasium==1.4.0"]
+SIM = ["mujoco==4.0.0", "gymnasium==1.4.0", "matplotlib==3.11.2"]  # sim view
 TRAIN = [
     "stable-baselines3==2.9.2",
     "sb3-contrib==2.9.2",

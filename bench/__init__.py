@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "replay": "rosbag replay: IMU messages replayed per second, vs reading alone and per engine",
     "liquid": "liquid core: single-step latency and training speed, ours vs ncps and nn.LSTM",
     "runtime": "policy runtime: sensor event -> command latency per engine, vs ncps per event",
+    "ros": "policy node over DDS: IMU stamp -> command latency and delivery, vs a bare relay",
     "sim": "simulation suite: env steps/s, camera frames/s, vectorised steps/s vs raw MuJoCo",
 }
 

@@ -103,16 +103,18 @@ class _Setup:
         import torch
         import yaml
 
+        from lnn_control.bench.common import config_path
         from lnn_control.config import load_config
         from lnn_control.policy import LiquidPolicy, PolicyConfig, PolicyRuntime, save_checkpoint
         from lnn_control.policy.deployment import load_deployment
         from lnn_control.policy.export import export_policy_onnx
 
         torch.manual_seed(0)
-        self.policy = LiquidPolicy(load_config(PolicyConfig, _config("models/imu_cfc.yaml"))).eval()
+        config = load_config(PolicyConfig, config_path("models/imu_cfc.yaml"))
+        self.policy = LiquidPolicy(config).eval()
         checkpoint = save_checkpoint(self.policy, folder / "checkpoint")
         step = export_policy_onnx(self.policy, folder / "step.onnx") if export else None
-        document = yaml.safe_load(_config("ros/imu_policy.yaml").read_text())
+        document = yaml.safe_load(config_path("ros/imu_policy.yaml").read_text())
         parameters = document["policy_node"]["ros__parameters"]
         parameters.update(checkpoint=str(checkpoint), engine_file=str(step or ""), engine="onnx")
         self.params = folder / "params.yaml"
@@ -122,15 +124,6 @@ class _Setup:
         self.runtimes = {engine: PolicyRuntime(self.policy, engine,  # type: ignore[arg-type]
                                                step if engine == "onnx" else None)
                          for engine in engines}
-
-
-def _config(relative: str) -> Path:
-    """A file of config/ in the checkout, or of the installed share/lnn_control/config."""
-    import sys
-
-    here = ROOT / "config" / relative
-    installed = Path(sys.prefix) / "share" / "lnn_control" / "config" / relative
-    return here if here.exists() else installed
 
 
 def _median_seconds(fn: Callable[[], object], repeats: int) -> float:

@@ -43,11 +43,11 @@ def _run(args: argparse.Namespace) -> int:
     import torch
     from rich.progress import Progress
 
-    from lnn_control.bench.common import machine_info, print_table, write_json
+    from lnn_control.bench.common import config_path, machine_info, print_table, write_json
     from lnn_control.config import load_config
     from lnn_control.policy import LiquidPolicy, PolicyConfig, save_checkpoint
 
-    root = _config_root()
+    root = config_path("")
     rates = [float(r) for r in args.rates.split(",")]
     rows = []
     with tempfile.TemporaryDirectory() as tmp, Progress(transient=True) as progress:
@@ -80,11 +80,6 @@ def _run(args: argparse.Namespace) -> int:
                                   "target": f"median <= relay + {MARGIN_US:.0f} us; all delivered at 1 kHz"})
     print(f"wrote {path}")
     return 0
-
-
-def _config_root() -> Path:
-    here = Path(__file__).resolve().parents[1] / "config"
-    return here if here.is_dir() else Path(sys.prefix) / "share" / "lnn_control" / "config"
 
 
 def _measure(node: list[str], rate: float, count: int, tmp: Path) -> dict[str, Any]:

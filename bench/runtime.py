@@ -54,7 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     if unknown or not engines:
         raise ConfigError(f"--engines takes a comma-separated subset of {list(ENGINES)}, got {unknown}")
     torch.set_num_threads(1)
-    models = Path(args.models) if args.models else _models_folder()
+    models = Path(args.models) if args.models else config_path("models")
     rows: list[dict[str, Any]] = []
     with Progress(transient=True) as progress, warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -88,16 +88,6 @@ def _run(args: argparse.Namespace) -> int:
     path = write_json(args.json, {"benchmark": "runtime", "machine": machine_info(), "rows": rows})
     print(f"wrote {path}")
     return 0
-
-
-def _models_folder() -> Path:
-    """config/models of the checkout, or of the installed share/lnn_control."""
-    import sys
-
-    here = Path(__file__).resolve().parents[1] / "config" / "models"
-    if here.is_dir():
-        return here
-    return Path(sys.prefix) / "share" / "lnn_control" / "config" / "models"
 
 
 def _config(path: Path) -> Any:

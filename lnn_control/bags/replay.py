@@ -55,6 +55,8 @@ class StreamBinding:
     topic: str
     msgtype: str
     joint_names: tuple[str, ...] = ()
+    #: image streams: (height, width) expected; other sizes are refused before decoding
+    image_size: Optional[tuple[int, int]] = None
 
 
 @dataclass
@@ -136,8 +138,9 @@ def bind_streams(bag: Bag, deployment: Deployment, config: PolicyConfig) -> list
                 f"{topic.msgtype}, but streams.{spec.name}.type of the parameter file is "
                 f"{mapped.type}; point streams.{spec.name}.topic at a topic of that type; {hint}"
             )
+        size = (spec.value_shape[0], spec.value_shape[1]) if spec.kind == "image" else None
         bindings.append(StreamBinding(spec.name, spec.kind, mapped.topic, topic.msgtype,
-                                      tuple(mapped.joint_names)))
+                                      tuple(mapped.joint_names), size))
     return bindings
 
 
@@ -261,7 +264,7 @@ def _read(
                 events.headerless.add(index)
             try:
                 _, value, encoding = stream_value(binding.kind, binding.msgtype, msg,
-                                                  binding.joint_names)
+                                                  binding.joint_names, binding.image_size)
             except ShapeError as error:
                 _note(events.conversion, "conversion", binding, stamp, message.receive_ns,
                       str(error))
@@ -318,7 +321,6 @@ class _Feed:
         self.bindings = bindings
         #: reason -> count and samples; starts with the reading pass's conversion failures
         self.rejections = rejections
-        self._rejected_seen: dict[str, int] = dict(runtime.stats.rejected)
         self._steps_seen = runtime.stats.steps
         self._stamps: list[int] = []
         self._receive: list[int] = []
@@ -358,9 +360,8 @@ class _Feed:
                                         events.encodings[i])
         if outcome is EventOutcome.REJECTED:
             stats = self.runtime.stats
-            kind = next(k for k, n in stats.rejected.items() if n != self._rejected_seen.get(k, 0))
-            self._rejected_seen[kind] = stats.rejected[kind]
-            _note(self.rejections, kind, binding, stamp, receive, str(stats.last_rejection))
+            _note(self.rejections, str(stats.last_rejection_kind), binding, stamp, receive,
+                  str(stats.last_rejection))
         elif outcome is EventOutcome.LATE:
             _note(self.rejections, "late", binding, stamp, receive,
                   "older than the stream's last stamp or the last step: dropped")

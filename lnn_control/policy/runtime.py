@@ -82,11 +82,13 @@ class RuntimeStats:
     non_finite: int = 0
     #: rejected events per reason: unknown_stream, shape, dtype, encoding, non_finite
     rejected: dict[str, int] = field(default_factory=dict)
-    #: the last rejection's full message
+    #: the last rejection's kind (a key of ``rejected``) and full message
+    last_rejection_kind: Optional[str] = None
     last_rejection: Optional[str] = None
 
     def reject(self, kind: str, message: str) -> None:
         self.rejected[kind] = self.rejected.get(kind, 0) + 1
+        self.last_rejection_kind = kind
         self.last_rejection = message
 
 
