@@ -224,7 +224,7 @@ class PolicyRuntime:
         if array.shape != spec.value_shape:
             raise _Rejected("shape", f"stream {spec.name!r}: shape {array.shape} does not match "
                             f"the expected {spec.value_shape}")
-        if not np.isfinite(array).all():
+        if not math.isfinite(float(array.sum(dtype=np.float64))):  # float64: no overflow
             raise _Rejected("non_finite", f"stream {spec.name!r}: value holds NaN or Inf")
         return array
 
@@ -294,9 +294,12 @@ class PolicyRuntime:
                     self.stats.sub_steps += steps
         action = self._command
         for k in range(steps, 0, -1):
-            self._set_ages(stamp - round((k - 1) * dt / NS))
+            if self._aged:
+                self._set_ages(stamp - round((k - 1) * dt / NS))
             action, h = self._engine(self._inputs, self._h, dt)
-            if not (np.isfinite(action).all() and np.isfinite(h).all()):
+            # NaN or Inf anywhere makes the float64 sums non-finite
+            total = float(action.sum(dtype=np.float64)) + float(h.sum(dtype=np.float64))
+            if not math.isfinite(total):
                 self.stats.non_finite += 1
                 self._h[:] = 0.0
                 action = self._safe
@@ -304,7 +307,8 @@ class PolicyRuntime:
             self._h = h
         self.stats.steps += 1
         self._last_step = stamp
-        self._command = np.clip(action, self._low, self._high).astype(np.float32)
+        command = np.asarray(action, dtype=np.float32)
+        self._command = np.minimum(np.maximum(command, self._low), self._high)
 
     def _set_ages(self, now: int) -> None:
         start, scale = self._ages_start, 1.0 / self.control.max_age_s
