@@ -72,6 +72,7 @@ DEV = [
     "onnxscript==0.7.2",
     "scipy==1.17.1",
     "colcon-common-extensions==0.3.0",
+    "hypothesis==6.170.15",
 ]
 
 setup(

@@ -1,0 +1,165 @@
+"""The policy node as a separate process over real DDS: lifecycle, watchdog, diagnostics."""
+
+import time
+
+import numpy as np
+import pytest
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import TwistStamped
+from lifecycle_msgs.msg import Transition
+from lifecycle_msgs.srv import ChangeState, GetState
+from rclpy.qos import qos_profile_sensor_data
+from roshelpers import ROOT, policy_node, wait_for
+from sensor_msgs.msg import Imu
+
+PARAMS = ROOT / "config" / "ros" / "imu_policy.yaml"
+SAFE = [0.0, 0.0, 0.0, 0.0]  # config/models/imu_cfc.yaml actions.safe
+TIMEOUT_S = 0.2  # config/ros/imu_policy.yaml streams.imu.timeout_s
+WATCHDOG_PERIOD_S = 0.05  # the node's watchdog period: timeout / 4
+SCHEDULING_S = 0.025  # allowance for timers and callbacks running late on a loaded 2-core machine
+
+
+def stamp_ns(message) -> int:
+    return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
+
+
+def command(message) -> list[float]:
+    t = message.twist
+    return [t.linear.z, t.angular.x, t.angular.y, t.angular.z]
+
+
+class ImuSource:
+    """Publishes IMU messages stamped with the sender's clock; remembers the stamps sent."""
+
+    def __init__(self, probe) -> None:
+        self.publisher = probe.node.create_publisher(Imu, "/imu/data", qos_profile_sensor_data)
+        self.node = probe.node
+        self.sent: list[int] = []
+
+    def send(self, count: int, period: float = 0.005) -> None:
+        for _ in range(count):
+            message = Imu()
+            message.linear_acceleration.z = 9.81
+            now = time.time_ns()
+            message.header.stamp.sec, message.header.stamp.nanosec = divmod(now, 1_000_000_000)
+            self.publisher.publish(message)
+            self.sent.append(now)
+            time.sleep(period)
+
+
+def lifecycle(probe, transition: int) -> bool:
+    client = probe.node.create_client(ChangeState, "/policy_node/change_state")
+    assert client.wait_for_service(timeout_sec=20), "lifecycle service of policy_node not found"
+    future = client.call_async(ChangeState.Request(transition=Transition(id=transition)))
+    wait_for(future.done, 30, "a lifecycle transition")
+    return future.result().success
+
+
+def state(probe) -> str:
+    client = probe.node.create_client(GetState, "/policy_node/get_state")
+    client.wait_for_service(timeout_sec=20)
+    future = client.call_async(GetState.Request())
+    wait_for(future.done, 10, "the lifecycle state")
+    return future.result().current_state.label
+
+
+@pytest.fixture
+def imu_node(tmp_path, imu_checkpoint):
+    started = []
+
+    def start(**overrides):
+        overrides = {"engine": "torch", **overrides}  # starts fastest; engines are tested elsewhere
+        node = policy_node(PARAMS, tmp_path / "node.log", checkpoint=imu_checkpoint, **overrides)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        assert node.stop() == 0, node.output()
+
+
+def test_commands_flow_only_while_active_and_deactivate_sends_the_safe_command(imu_node, probe):
+    node = imu_node()
+    commands = probe.collect(TwistStamped, "/lnn_control/command")
+    imu = ImuSource(probe)
+    assert state(probe) == "unconfigured"
+    assert lifecycle(probe, Transition.TRANSITION_CONFIGURE)
+    wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
+    imu.send(40)
+    time.sleep(0.3)
+    assert state(probe) == "inactive" and commands == []  # configured, not active: silent
+    assert lifecycle(probe, Transition.TRANSITION_ACTIVATE)
+    imu.send(60)
+    wait_for(lambda: len(commands) >= 50, 10, "commands while active")
+    from_imu = [m for _, m in commands if stamp_ns(m) in set(imu.sent)]
+    assert len(from_imu) >= 50  # stamped with the IMU stamp they were computed from
+    assert all(np.isfinite(command(m)).all() for _, m in commands)
+    assert lifecycle(probe, Transition.TRANSITION_DEACTIVATE)
+    wait_for(lambda: command(commands[-1][1]) == SAFE, 5, "the safe command on deactivate")
+    count = len(commands)
+    imu.send(40)
+    time.sleep(0.3)
+    assert len(commands) == count  # inactive again: nothing more
+    assert lifecycle(probe, Transition.TRANSITION_CLEANUP) and state(probe) == "unconfigured"
+    assert node.alive()
+
+
+def test_watchdog_sends_the_safe_command_within_its_timeout_plus_one_period(imu_node, probe):
+    imu_node(autostart="true")
+    commands = probe.collect(TwistStamped, "/lnn_control/command")
+    wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
+    imu = ImuSource(probe)
+    imu.send(100)
+    wait_for(lambda: any(stamp_ns(m) == imu.sent[-1] for _, m in commands), 10, "the last command")
+    last_sent = imu.sent[-1]
+    wait_for(lambda: command(commands[-1][1]) == SAFE, 5, "the watchdog's safe command")
+    first_safe = next(m for _, m in commands if stamp_ns(m) > last_sent and command(m) == SAFE)
+    delay = (stamp_ns(first_safe) - last_sent) * 1e-9
+    assert TIMEOUT_S <= delay <= TIMEOUT_S + WATCHDOG_PERIOD_S + SCHEDULING_S, delay
+    # data returns: commands computed from it flow again (the network state was reset)
+    count = len(commands)
+    imu.send(20)
+    wait_for(lambda: any(stamp_ns(m) == imu.sent[-1] for _, m in commands[count:]), 10,
+             "commands after the stream came back")
+
+
+def test_diagnostics_report_streams_and_inference(imu_node, probe):
+    imu_node(autostart="true", diagnostics_period_s=0.5, engine="onnx")
+    diagnostics = probe.collect(DiagnosticArray, "/diagnostics")
+    wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
+    ImuSource(probe).send(150)
+    time.sleep(0.5)
+    # best-effort QoS may lose a message on a loaded machine: count what arrived
+    wait_for(lambda: int(_values(diagnostics[-1][1], "stream imu").get("received", 0)) >= 140,
+             10, "diagnostics counting the IMU messages")
+    latest = diagnostics[-1][1]
+    controller, imu = _values(latest, "controller"), _values(latest, "stream imu")
+    assert controller["state"] == "active" and controller["engine"] == "onnx"
+    assert int(controller["commands_published"]) >= int(imu["received"])
+    assert float(controller["inference_us_max"]) > 0
+    assert imu["topic"] == "/imu/data" and imu["accepted_by_runtime"] == imu["received"]
+
+
+def _values(array, part):
+    for status in array.status:
+        if status.name.endswith(part):
+            return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
+def test_bad_parameters_fail_configure_and_the_node_stays_up(imu_node, probe, tmp_path):
+    node = imu_node(**{"streams.imu.type": "sensor_msgs/msg/Image"})
+    assert not lifecycle(probe, Transition.TRANSITION_CONFIGURE)
+    assert state(probe) == "unconfigured" and node.alive()
+    wait_for(lambda: "cannot carry a imu stream" in node.output(), 5, "the configure error in the log")
+
+
+def test_sigint_publishes_the_safe_command_before_exiting(imu_node, probe):
+    node = imu_node(autostart="true")
+    commands = probe.collect(TwistStamped, "/lnn_control/command")
+    wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
+    imu = ImuSource(probe)
+    imu.send(30)
+    wait_for(lambda: any(stamp_ns(m) == imu.sent[-1] for _, m in commands), 10, "commands")
+    assert node.stop() == 0
+    wait_for(lambda: command(commands[-1][1]) == SAFE, 5, "the safe command at exit")
