@@ -22,6 +22,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("lnn_control.bench", "run a benchmark: prints a table and writes JSON"),
     "export": ("lnn_control.policy.export", "export a checkpoint's policy step to ONNX"),
+    "launch": ("lnn_control.ros.launcher", "start a launch file's nodes without ROS launch"),
     "replay": ("lnn_control.bags.cli", "replay a rosbag through a policy: report and output bag"),
     "sim": ("lnn_control.sim.cli", "simulation suite: view an env's episode, evaluate its expert"),
 }

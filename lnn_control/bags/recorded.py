@@ -23,8 +23,9 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from lnn_control.bags.errors import MessageTypeError
+from lnn_control.errors import ConfigError, ShapeError
 from lnn_control.policy.deployment import OutputTopic
-from lnn_control.policy.messages import stamp_ns
+from lnn_control.policy.messages import command_value
 
 __all__ = ["RecordedCommands", "command_values", "compare_commands"]
 
@@ -55,24 +56,10 @@ def command_values(msgtype: str, msg: Any, output: OutputTopic) -> tuple[Optiona
 
     :raises MessageTypeError: ``msgtype`` is not a command type, or a joint is missing.
     """
-    header = getattr(msg, "header", None)
-    stamp = stamp_ns(header.stamp) if header is not None else None
-    if msgtype == "std_msgs/msg/Float64MultiArray":
-        return stamp, np.asarray(msg.data, dtype=np.float64)
-    if msgtype == "geometry_msgs/msg/TwistStamped":
-        parts = [f.split(".") for f in output.twist_fields]
-        return stamp, np.array([getattr(getattr(msg.twist, p), axis) for p, axis in parts])
-    if msgtype == "trajectory_msgs/msg/JointTrajectory":
-        names = list(msg.joint_names)
-        missing = [n for n in output.joint_names if n not in names]
-        if missing or not msg.points:
-            raise MessageTypeError(
-                f"a recorded JointTrajectory lacks the joints {missing} of output.joint_names "
-                f"(it names {names}) or has no point"
-            )
-        positions = np.asarray(msg.points[0].positions, dtype=np.float64)
-        return stamp, positions[[names.index(n) for n in output.joint_names]]
-    raise MessageTypeError(f"{msgtype} is not a command type the policy node sends")
+    try:
+        return command_value(msgtype, msg, output.twist_fields, output.joint_names)
+    except (ShapeError, ConfigError) as error:
+        raise MessageTypeError(f"recorded command on {output.topic}: {error}") from None
 
 
 def _held(

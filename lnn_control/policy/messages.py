@@ -1,9 +1,10 @@
 """ROS-shaped messages <-> stream values and commands, without importing ROS.
 
 The functions read messages by their field names, so the same code serves ``rclpy`` messages
-(the ROS 2 node) and ``rosbags`` messages (replay, recording): both have ``header.stamp.sec``,
-``angular_velocity.x`` and so on. Outgoing commands are described as nested plain data that each
-side turns into its own message class (:func:`command_message`).
+(the ROS 2 nodes) and ``rosbags`` messages (replay, recording): both have ``header.stamp.sec``,
+``angular_velocity.x`` and so on. Messages to send (commands, simulated sensors) are described as
+nested plain data that each side turns into its own message class (:func:`command_message`,
+:func:`stream_message`); :func:`stream_value` and :func:`command_value` read them back.
 
 Frames and units follow the stream kinds of :mod:`lnn_control.policy.events`. One conversion is
 not a copy: ``nav_msgs/Odometry`` gives its linear velocity in the child (body) frame, the
@@ -20,10 +21,13 @@ import numpy as np
 from lnn_control.errors import ConfigError, ShapeError
 
 __all__ = [
+    "COMMAND_TYPES",
     "MESSAGE_TYPES",
     "command_message",
+    "command_value",
     "ns_to_stamp",
     "stamp_ns",
+    "stream_message",
     "stream_value",
     "world_velocity",
 ]
@@ -167,6 +171,87 @@ def _compressed_image(msg: Any, expected: Optional[tuple[int, int]]) -> tuple[np
     if picture.mode in ("L", "I;16"):
         return np.asarray(picture.convert("L"))[:, :, None], "mono8"
     return np.asarray(picture.convert("RGB")), "rgb8"
+
+
+def stream_message(
+    kind: str,
+    msgtype: str,
+    value: np.ndarray,
+    stamp: int,
+    frame_id: str = "",
+    joint_names: Sequence[str] = (),
+    encoding: str = "rgb8",
+) -> dict[str, Any]:
+    """A stream value as nested plain data in the fields of ``msgtype`` (inverse of
+    :func:`stream_value`): what a simulated sensor publishes.
+
+    :param frame_id: the header's frame (odometry: the world frame; its child is ``base_link``).
+    :param stamp: the measurement's stamp, nanoseconds.
+    """
+    if msgtype not in MESSAGE_TYPES.get(kind, ()):
+        raise ConfigError(f"a {kind} stream cannot be sent as {msgtype}; use one of {MESSAGE_TYPES.get(kind)}")
+    header = {"stamp": ns_to_stamp(stamp), "frame_id": frame_id}
+    v = [float(x) for x in np.asarray(value).reshape(-1)] if kind != "image" else []
+    if msgtype == "sensor_msgs/msg/Imu":
+        return {"header": header,
+                "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0},
+                "orientation_covariance": [-1.0] + [0.0] * 8,  # REP 145: no orientation given
+                "angular_velocity": _vector(v[0:3]), "linear_acceleration": _vector(v[3:6])}
+    if msgtype == "nav_msgs/msg/Odometry":
+        q = np.array(v[3:7])
+        body = world_velocity(q * np.array([-1.0, -1.0, -1.0, 1.0]), np.array(v[7:10]))
+        return {"header": header, "child_frame_id": "base_link",
+                "pose": {"pose": {"position": _vector(v[0:3]),
+                                  "orientation": dict(zip("xyzw", v[3:7]))}},
+                "twist": {"twist": {"linear": _vector(body), "angular": _vector(v[10:13])}}}
+    if msgtype == "sensor_msgs/msg/JointState":
+        n = len(v) // 2
+        names = list(joint_names) or [f"joint_{i}" for i in range(n)]
+        return {"header": header, "name": names, "position": v[:n], "velocity": v[n:], "effort": []}
+    if msgtype == "sensor_msgs/msg/Image":
+        image = np.ascontiguousarray(value, dtype=np.uint8)
+        height, width, channels = image.shape if image.ndim == 3 else (*image.shape, 1)
+        return {"header": header, "height": height, "width": width, "encoding": encoding,
+                "is_bigendian": 0, "step": width * channels, "data": image.tobytes()}
+    if msgtype == "geometry_msgs/msg/PoseStamped":
+        return {"header": header, "pose": {"position": _vector(v[0:3]),
+                                           "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0}}}
+    if msgtype == "geometry_msgs/msg/PointStamped":
+        return {"header": header, "point": _vector(v[0:3])}
+    if msgtype == "std_msgs/msg/Float64MultiArray":
+        return {"layout": {"dim": [], "data_offset": 0}, "data": v}
+    raise ConfigError(f"{msgtype} cannot be sent from a simulated {kind} stream")
+
+
+def _vector(xyz: Sequence[float]) -> dict[str, float]:
+    return {"x": float(xyz[0]), "y": float(xyz[1]), "z": float(xyz[2])}
+
+
+def command_value(
+    msgtype: str, msg: Any, twist_fields: Sequence[str] = (), joint_names: Sequence[str] = ()
+) -> tuple[Optional[int], np.ndarray]:
+    """``(header stamp ns or None, command (A,) float64)`` of a command message: the inverse of
+    :func:`command_message` with the same ``twist_fields`` / ``joint_names``.
+
+    :raises ShapeError: a JointTrajectory lacks a joint or has no point.
+    :raises ConfigError: ``msgtype`` is not a command type.
+    """
+    header = getattr(msg, "header", None)
+    stamp = stamp_ns(header.stamp) if header is not None else None
+    if msgtype == "std_msgs/msg/Float64MultiArray":
+        return stamp, np.asarray(msg.data, dtype=np.float64)
+    if msgtype == "geometry_msgs/msg/TwistStamped":
+        parts = [f.split(".") for f in twist_fields]
+        return stamp, np.array([getattr(getattr(msg.twist, p), axis) for p, axis in parts], dtype=np.float64)
+    if msgtype == "trajectory_msgs/msg/JointTrajectory":
+        names = list(msg.joint_names)
+        missing = [n for n in joint_names if n not in names]
+        if missing or not msg.points:
+            raise ShapeError(f"a JointTrajectory lacks the joints {missing} (it names {names}) "
+                             "or has no point")
+        positions = np.asarray(msg.points[0].positions, dtype=np.float64)
+        return stamp, positions[[names.index(n) for n in joint_names]]
+    raise ConfigError(f"{msgtype} is not a command type; use one of {COMMAND_TYPES}")
 
 
 def command_message(
