@@ -101,6 +101,7 @@ setup(
         "console_scripts": [
             "lnn-control = lnn_control.cli:main",
             "policy_node = lnn_control.ros.policy_node:main",
+            "sim_node = lnn_control.ros.sim_node:main",
         ]
     },
 )

@@ -35,7 +35,7 @@ from lnn_control.policy.events import Controller
 from lnn_control.policy.messages import COMMAND_TYPES, MESSAGE_TYPES
 
 __all__ = ["Deployment", "OutputTopic", "StreamTopic", "deployment_from_parameters",
-           "load_controller", "load_deployment"]
+           "load_controller", "load_deployment", "nest_parameters", "without_ros_parameters"]
 
 TWIST_FIELDS = {f"{part}.{axis}" for part in ("linear", "angular") for axis in "xyz"}
 
@@ -157,7 +157,7 @@ def load_controller(deployment: Deployment) -> tuple[Controller, PolicyConfig]:
 def deployment_from_parameters(parameters: dict[str, Any]) -> Deployment:
     """A :class:`Deployment` from parameters, nested (``{"streams": {"imu": {...}}}``) or as ROS
     names them (``{"streams.imu.topic": ...}``)."""
-    return config_from_dict(Deployment, _without_ros_own(_nest(parameters)), "parameters")
+    return config_from_dict(Deployment, without_ros_parameters(nest_parameters(parameters)), "parameters")
 
 
 def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> Deployment:
@@ -171,7 +171,7 @@ def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> 
     for key in ("/**", node, f"/{node}"):
         section = document.get(key)
         if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
-            merged = _merge(merged, _nest(section["ros__parameters"]))
+            merged = _merge(merged, nest_parameters(section["ros__parameters"]))
             found = True
     if not found:
         raise ConfigError(
@@ -179,7 +179,7 @@ def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> 
             f"(it has {sorted(document)})"
         )
     try:
-        return config_from_dict(Deployment, _without_ros_own(merged), "ros__parameters")
+        return config_from_dict(Deployment, without_ros_parameters(merged), "ros__parameters")
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 
@@ -188,14 +188,16 @@ def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> 
 ROS_OWN_PARAMETERS = ("use_sim_time", "start_type_description_service", "qos_overrides")
 
 
-def _without_ros_own(parameters: dict[str, Any]) -> dict[str, Any]:
+def without_ros_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """``parameters`` without the ones every ROS 2 node has (``use_sim_time``, ...)."""
     return {k: v for k, v in parameters.items() if k not in ROS_OWN_PARAMETERS}
 
 
-def _nest(parameters: dict[str, Any]) -> dict[str, Any]:
+def nest_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """ROS parameter names (``streams.imu.topic``) as nested mappings (``{"streams": {...}}``)."""
     nested: dict[str, Any] = {}
     for key, value in parameters.items():
-        value = _nest(value) if isinstance(value, dict) else value
+        value = nest_parameters(value) if isinstance(value, dict) else value
         target = nested
         *parents, leaf = str(key).split(".")
         for parent in parents:

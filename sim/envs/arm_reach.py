@@ -8,6 +8,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from lnn_control.policy.config import ActionSpec
 from lnn_control.sim.arm import HOME, JOINTS, JointTargets
 from lnn_control.sim.envs.base import SensorEnv, held
 from lnn_control.sim.scenarios import uniform
@@ -101,6 +102,17 @@ class ArmReachEnv(SensorEnv):
         """``(3,)`` the end effector's position now, m (world frame)."""
         mujoco.mj_kinematics(self.model, self.data)
         return self.data.site_xpos[self._ee].copy()
+
+    def action_spec(self) -> ActionSpec:
+        """Joint position targets over each servo's range, rad; safe: the home pose."""
+        targets = self.joint_targets
+        return ActionSpec(
+            names=[f"{joint}_target" for joint in JOINTS],
+            units=["rad"] * len(JOINTS),
+            low=targets.low.tolist(),
+            high=(targets.low + targets.span).tolist(),
+            safe=HOME.tolist(),
+        )
 
     def task_positions(self) -> tuple[np.ndarray, np.ndarray]:
         return self.end_effector, self.target.copy()

@@ -29,7 +29,9 @@ import numpy as np
 from gymnasium import spaces
 
 from lnn_control.errors import ConfigError
+from lnn_control.policy.config import ActionSpec
 from lnn_control.policy.events import SensorEvent
+from lnn_control.sim.actions import to_action, to_command
 from lnn_control.sim.events import EventBatch
 from lnn_control.sim.imu import ImuNoiseProcess
 from lnn_control.sim.mjcf import load_scene
@@ -168,6 +170,21 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     def task_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """The point the task moves (body or end effector) and where it should go, ``(3,)`` m each."""
         raise NotImplementedError
+
+    def action_spec(self) -> ActionSpec:
+        """The action's physical meaning: names, units, and the limits ``[low, high]`` that the
+        normalised action's ``[-1, 1]`` maps onto linearly; the safe value holds the robot still.
+        A policy commands in these units; :meth:`to_action` turns a command into this env's
+        action."""
+        raise NotImplementedError
+
+    def to_action(self, command: np.ndarray) -> np.ndarray:
+        """Physical command ``(A,)`` (units of :meth:`action_spec`) -> action in [-1, 1]."""
+        return to_action(self.action_spec(), command)
+
+    def to_command(self, action: np.ndarray) -> np.ndarray:
+        """Action in [-1, 1] ``(A,)`` -> physical command (inverse of :meth:`to_action`)."""
+        return to_command(self.action_spec(), action)
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(

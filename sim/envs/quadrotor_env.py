@@ -13,8 +13,10 @@ import mujoco
 import numpy as np
 
 from lnn_control.sim.envs.base import ROS_QUATERNION_ORDER, SensorEnv, held, quaternion_to_ros
+from lnn_control.policy.config import ActionSpec
 from lnn_control.sim.quadrotor import (
     BODY,
+    MAX_RATES,
     QuadrotorDraw,
     QuadrotorParams,
     RateController,
@@ -34,6 +36,7 @@ __all__ = [
     "QuadrotorEnv",
     "crashed",
     "goal_reward",
+    "quadrotor_actions",
     "sample_start",
 ]
 
@@ -65,6 +68,17 @@ HOLD_TIME = 1.0
 CRASH_PENALTY = 10.0
 #: the episode ends (terminated) below FLOOR, above CEILING or beyond ARENA_RADIUS horizontally, m
 FLOOR, CEILING, ARENA_RADIUS = 0.05, 4.0, 5.0
+
+
+def quadrotor_actions(params: QuadrotorParams) -> ActionSpec:
+    """The CTBR action in physical units for an airframe (safe: hover thrust, zero rates)."""
+    return ActionSpec(
+        names=["collective_thrust", "roll_rate", "pitch_rate", "yaw_rate"],
+        units=["N", "rad/s", "rad/s", "rad/s"],
+        low=[0.0, *(-MAX_RATES).tolist()],
+        high=[params.max_thrust, *MAX_RATES.tolist()],
+        safe=[params.hover_thrust, 0.0, 0.0, 0.0],
+    )
 
 
 def sample_start(
@@ -177,6 +191,10 @@ class QuadrotorEnv(SensorEnv):
         wind = self._wind
         if wind is not None and not wind.calm:
             self._wind_force[:] = self._drag * wind.step()
+
+    def action_spec(self) -> ActionSpec:
+        """Collective thrust [0, max] N and body rates +-(6, 6, 3) rad/s; safe: hover."""
+        return quadrotor_actions(self.nominal)
 
     def task_positions(self) -> tuple[np.ndarray, np.ndarray]:
         return self._position.copy(), self.goal.copy()

@@ -1,0 +1,177 @@
+"""``sim_node``: a registered simulated robot as a ROS 2 node, so the stack runs as on a robot.
+
+Each control period (paced by the wall clock times ``real_time_factor``) it applies the latest
+command it received (physical units, converted to the env's action; the env's safe action until
+the first one), steps the env, and publishes ``/clock`` (for ``use_sim_time``) and every sensor
+message of the step on the standard message types with its modelled stamp, rate, jitter, latency
+and dropouts, plus the privileged streams (``ground_truth`` odometry, the goal) it is asked to.
+Episodes follow each other on one monotonic clock; each ends with a JSON summary on
+``/sim/episode`` (success, final distance). This is the one ROS module that imports the
+simulator (the dependency rule of the architecture).
+
+Parameters (a ``sim_node: ros__parameters:`` section): ``env`` (a registered id), ``scenario``,
+``seed``, ``episodes`` (stop after that many; 0 never), ``real_time_factor``, ``image_size``,
+``frame_id``, ``streams.<env stream>.{topic, type, qos}`` and ``command.{topic, type,
+twist_fields, joint_names}`` (the policy node's ``output`` settings).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import rclpy
+from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+from rosgraph_msgs.msg import Clock
+from std_msgs.msg import String
+
+from lnn_control.config import config_from_dict
+from lnn_control.errors import LnnControlError
+from lnn_control.policy.deployment import (
+    OutputTopic,
+    StreamTopic,
+    nest_parameters,
+    without_ros_parameters,
+)
+from lnn_control.policy.messages import command_value, ns_to_stamp, stream_message
+from lnn_control.ros.conversions import fill, message_class, qos_profile
+
+__all__ = ["SimNode", "SimParameters", "main"]
+
+
+@dataclass
+class SimParameters:
+    """What to simulate and where its messages go."""
+
+    #: env stream (observable or privileged) -> topic
+    streams: dict[str, StreamTopic]
+    #: the commands applied (the policy node's output settings)
+    command: OutputTopic
+    env: str = "lnn_control/QuadHover-v0"
+    scenario: str = "nominal"
+    seed: int = 0
+    #: stop after this many episodes (0: never)
+    episodes: int = 0
+    #: simulated seconds per wall-clock second
+    real_time_factor: float = 1.0
+    image_size: int = 64
+    #: frame of the world (odometry's header; its child frame is base_link)
+    frame_id: str = "world"
+
+
+class SimNode(Node):
+    """See the module docstring."""
+
+    def __init__(self, node_name: str = "sim_node", **kwargs: Any) -> None:
+        super().__init__(node_name, allow_undeclared_parameters=True,
+                         automatically_declare_parameters_from_overrides=True, **kwargs)
+        import gymnasium
+        from gymnasium.envs.registration import load_env_creator
+
+        import lnn_control.sim.envs  # noqa: F401 - registers the envs
+
+        parameters = {k: p.value for k, p in self.get_parameters_by_prefix("").items()}
+        self.parameters: SimParameters = config_from_dict(
+            SimParameters, without_ros_parameters(nest_parameters(parameters)), "parameters")
+        p = self.parameters
+        offered = load_env_creator(gymnasium.spec(p.env).entry_point).STREAMS
+        unknown = sorted(set(p.streams) - set(offered))
+        if unknown:
+            raise LnnControlError(f"{p.env} has no streams {unknown}; it offers {sorted(offered)}")
+        observed = [name for name in p.streams if not offered[name].privileged]
+        self.env = gymnasium.make(p.env, scenario=p.scenario, image_size=p.image_size,
+                                  streams=observed)
+        self.robot = self.env.unwrapped
+        self.spec = self.robot.action_spec()
+        self._stream_publishers = {
+            name: self.create_publisher(message_class(topic.type), topic.topic, qos_profile(topic.qos))
+            for name, topic in p.streams.items()
+        }
+        self._clock_publisher = self.create_publisher(Clock, "/clock", 10)
+        self._episode_topic = self.create_publisher(String, "/sim/episode", 10)
+        self.create_subscription(message_class(p.command.type), p.command.topic, self._on_command, 10)
+        self._command: Optional[np.ndarray] = None
+        self._offset_ns = 0
+        self._episode = 0
+        self._return = 0.0
+        self._start_episode()
+        self._timer = self.create_timer(self.robot.control_dt / p.real_time_factor, self._tick)
+
+    def _on_command(self, message: Any) -> None:
+        command = self.parameters.command
+        try:
+            _, value = command_value(command.type, message, command.twist_fields, command.joint_names)
+        except LnnControlError as error:
+            self.get_logger().warning(f"command ignored: {error}", throttle_duration_sec=1.0)
+            return
+        if value.shape != (len(self.spec.names),) or not np.isfinite(value).all():
+            self.get_logger().warning(f"command ignored: {value} is not {len(self.spec.names)} "
+                                      "finite numbers", throttle_duration_sec=1.0)
+            return
+        self._command = value
+
+    def _start_episode(self) -> None:
+        _, info = self.env.reset(seed=self.parameters.seed + self._episode)
+        self._return = 0.0
+        self._publish(info)
+
+    def _tick(self) -> None:
+        command = self._command if self._command is not None else np.asarray(self.spec.safe_command)
+        _, reward, terminated, truncated, info = self.env.step(self.robot.to_action(command))
+        self._return += float(reward)
+        self._publish(info)
+        if terminated or truncated:
+            self._finish_episode(info, terminated)
+
+    def _finish_episode(self, info: dict[str, Any], terminated: bool) -> None:
+        moved, goal = self.robot.task_positions()
+        summary = {"episode": self._episode, "success": bool(info.get("is_success", False)),
+                   "terminated": bool(terminated),
+                   "final_distance_m": float(np.linalg.norm(moved - goal)),
+                   "return": self._return, "end_stamp_ns": self._offset_ns + self.robot.now_ns}
+        self._episode_topic.publish(String(data=json.dumps(summary)))
+        self.get_logger().info(f"episode {self._episode}: {summary}")
+        self._episode += 1
+        self._offset_ns += self.robot.now_ns + round(self.robot.control_dt * 1e9)
+        if self.parameters.episodes and self._episode >= self.parameters.episodes:
+            self._timer.cancel()
+            return
+        self._start_episode()
+
+    def _publish(self, info: dict[str, Any]) -> None:
+        self._clock_publisher.publish(fill(Clock(), {"clock": ns_to_stamp(self._offset_ns + self.robot.now_ns)}))
+        for event in (*info["sensor_events"], *info["privileged_events"]):
+            topic = self.parameters.streams.get(event.stream)
+            if topic is None:
+                continue
+            kind = self.robot.STREAMS[event.stream].kind
+            data = stream_message(kind, topic.type, event.value, self._offset_ns + event.stamp_ns,
+                                  self.parameters.frame_id, topic.joint_names)
+            self._stream_publishers[event.stream].publish(fill(message_class(topic.type)(), data))
+
+
+def main(args: Optional[list[str]] = None) -> None:
+    """Entry point of ``ros2 run lnn_control sim_node``."""
+    from lnn_control.ros.policy_node import spin
+
+    rclpy.init(args=args if args is not None else sys.argv,
+               signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        node = SimNode()
+    except LnnControlError as error:
+        print(f"sim_node: {error}", file=sys.stderr)
+        rclpy.try_shutdown()
+        sys.exit(2)
+    try:
+        spin(node)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    main()
