@@ -44,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
     import torch
     from rich.progress import Progress
 
-    from lnn_control.bench.common import machine_info, print_table, write_json
+    from lnn_control.bench.common import config_path, machine_info, print_table, write_json
     from lnn_control.errors import ConfigError
 
     if args.events < 5000:

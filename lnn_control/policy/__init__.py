@@ -1,5 +1,6 @@
 """Policies: encoders + liquid core + action head, their checkpoints, and the event-driven runtime."""
 
+from lnn_control.policy.aligner import EventAligner, EventOutcome, RuntimeStats, StepInput
 from lnn_control.policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lnn_control.policy.config import (
     ActionSpec,
@@ -10,7 +11,7 @@ from lnn_control.policy.config import (
 )
 from lnn_control.policy.events import Controller, SensorEvent
 from lnn_control.policy.model import LiquidPolicy, PolicyStep
-from lnn_control.policy.runtime import EventOutcome, PolicyRuntime, RuntimeStats
+from lnn_control.policy.runtime import PolicyRuntime
 
 __all__ = [
     "ActionSpec",
@@ -18,6 +19,7 @@ __all__ = [
     "ControlConfig",
     "Controller",
     "CoreConfig",
+    "EventAligner",
     "EventOutcome",
     "LiquidPolicy",
     "PolicyConfig",
@@ -25,6 +27,7 @@ __all__ = [
     "PolicyStep",
     "RuntimeStats",
     "SensorEvent",
+    "StepInput",
     "StreamSpec",
     "load_checkpoint",
     "save_checkpoint",

@@ -118,7 +118,8 @@ def stream_value(
     else:
         image, encoding = _compressed_image(msg, image_size)
         return stamp, image, encoding
-    return stamp, value.astype(np.float32), None
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, which the runtime rejects
+        return stamp, value.astype(np.float32), None
 
 
 def _joints(msg: Any, joint_names: Sequence[str]) -> np.ndarray:

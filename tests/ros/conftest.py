@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import rclpy
 import torch
-from roshelpers import ROOT, Probe, ros_environment
+from roshelpers import ROOT, NodeProcess, Probe, ros_environment
 
 from lnn_control.config import load_config
 from lnn_control.policy import LiquidPolicy, PolicyConfig, save_checkpoint
@@ -16,7 +16,17 @@ def ros():
     ros_environment()
     rclpy.init()
     yield
+    NodeProcess.stop_all()
     rclpy.try_shutdown()
+
+
+@pytest.fixture(autouse=True)
+def no_node_outlives_its_test():
+    """Nodes a test starts itself stop with it (module-scoped ones are started before this
+    fixture and stop with their module)."""
+    before = len(NodeProcess.started)
+    yield
+    NodeProcess.stop_all(before)
 
 
 @pytest.fixture

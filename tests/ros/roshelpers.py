@@ -26,16 +26,28 @@ def ros_environment() -> dict:
 
 
 class NodeProcess:
-    """A node run as its own process (as on a robot), output kept in a log file."""
+    """A node run as its own process (as on a robot), output kept in a log file. Every one
+    started is remembered, so :func:`stop_all` can sweep up after a failed test."""
+
+    started: list["NodeProcess"] = []
 
     def __init__(self, args: list[str], log: Path) -> None:
         self.log = log
         self._stream = log.open("w")
         self.process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=dict(os.environ),
                                         stdout=self._stream, stderr=subprocess.STDOUT)
+        NodeProcess.started.append(self)
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    @classmethod
+    def stop_all(cls, since: int = 0) -> None:
+        """Stop every node started since the ``since``-th one (a test that failed midway leaves
+        none behind)."""
+        for node in cls.started[since:]:
+            node.stop()
+        del cls.started[since:]
 
     def stop(self) -> int:
         """SIGINT, as Ctrl-C or a launch shutdown does; returns the exit code."""
@@ -46,11 +58,18 @@ class NodeProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self._stream.close()
+        if not self._stream.closed:
+            self._stream.close()
         return self.process.returncode
 
     def output(self) -> str:
         return self.log.read_text()
+
+    def wait_ready(self, marker: str = "configured", timeout: float = 60) -> None:
+        """Wait for ``marker`` in this node's log (DDS discovery may still list an earlier,
+        stopped node on the same topics, so subscriber counts alone can mislead)."""
+        wait_for(lambda: marker in self.output() or not self.alive(), timeout, f"{marker!r} in the log")
+        assert self.alive(), self.output()
 
 
 def policy_node(params: Path, log: Path, **overrides) -> NodeProcess:

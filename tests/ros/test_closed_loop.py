@@ -24,7 +24,7 @@ def test_quadrotor_reaches_and_holds_the_goal_through_ros(tmp_path, probe):
     episodes = probe.collect(String, "/sim/episode")
     controller = policy_node(CONFIG / "quad_hover_expert.yaml", tmp_path / "policy.log",
                              autostart="true", use_sim_time="true")
-    wait_for(lambda: "configured" in controller.output(), 60, "policy_node configured")
+    controller.wait_ready()
     simulator = NodeProcess(["-m", "lnn_control.ros.sim_node", "--ros-args", "--params-file",
                              str(CONFIG / "quad_hover_sim.yaml"), "-p", "episodes:=1",
                              "-p", "seed:=3"], tmp_path / "sim.log")

@@ -53,13 +53,17 @@ def node(request, camera_checkpoint, tmp_path_factory):
         "camera": probe.node.create_publisher(Image if kind.endswith("/Image") else CompressedImage,
                                               topic, qos_profile_sensor_data),
     }
+    process.wait_ready()
     wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0
              and probe.node.count_subscribers(topic) > 0, 30, "the node's subscriptions")
-    yield kind, publishers, commands, process
-    wait_for(lambda: rejections(diagnostics), 5, "diagnostics counting the rejected messages")
-    node_level, runtime_level = rejections(diagnostics)
-    probe.close()
-    assert process.stop() == 0, process.output()
+    try:
+        yield kind, publishers, commands, process
+        wait_for(lambda: rejections(diagnostics), 5, "diagnostics counting the rejected messages")
+        node_level, runtime_level = rejections(diagnostics)
+    finally:
+        probe.close()
+        code = process.stop()
+    assert code == 0, process.output()
     check(commands)
     # the hostile messages arrived and were refused, by the node (conversion, future stamps)
     # and by the runtime (non-finite values, encodings)

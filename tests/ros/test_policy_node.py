@@ -74,8 +74,8 @@ def imu_node(tmp_path, imu_checkpoint):
         return node
 
     yield start
-    for node in started:
-        assert node.stop() == 0, node.output()
+    codes = [node.stop() for node in started]
+    assert codes == [0] * len(codes), [node.output() for node in started]
 
 
 def test_commands_flow_only_while_active_and_deactivate_sends_the_safe_command(imu_node, probe):
@@ -84,6 +84,7 @@ def test_commands_flow_only_while_active_and_deactivate_sends_the_safe_command(i
     imu = ImuSource(probe)
     assert state(probe) == "unconfigured"
     assert lifecycle(probe, Transition.TRANSITION_CONFIGURE)
+    node.wait_ready()
     wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
     imu.send(40)
     time.sleep(0.3)
@@ -105,7 +106,7 @@ def test_commands_flow_only_while_active_and_deactivate_sends_the_safe_command(i
 
 
 def test_watchdog_sends_the_safe_command_within_its_timeout_plus_one_period(imu_node, probe):
-    imu_node(autostart="true")
+    imu_node(autostart="true").wait_ready()
     commands = probe.collect(TwistStamped, "/lnn_control/command")
     wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
     imu = ImuSource(probe)
@@ -124,7 +125,7 @@ def test_watchdog_sends_the_safe_command_within_its_timeout_plus_one_period(imu_
 
 
 def test_diagnostics_report_streams_and_inference(imu_node, probe):
-    imu_node(autostart="true", diagnostics_period_s=0.5, engine="onnx")
+    imu_node(autostart="true", diagnostics_period_s=0.5, engine="onnx").wait_ready()
     diagnostics = probe.collect(DiagnosticArray, "/diagnostics")
     wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
     ImuSource(probe).send(150)
@@ -156,6 +157,7 @@ def test_bad_parameters_fail_configure_and_the_node_stays_up(imu_node, probe, tm
 
 def test_sigint_publishes_the_safe_command_before_exiting(imu_node, probe):
     node = imu_node(autostart="true")
+    node.wait_ready()
     commands = probe.collect(TwistStamped, "/lnn_control/command")
     wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
     imu = ImuSource(probe)

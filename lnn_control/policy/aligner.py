@@ -1,0 +1,258 @@
+"""Asynchronous sensor events -> the network's steps: when it steps, over what time, seeing what.
+
+The :class:`EventAligner` holds every stream's latest valid value and decides, for each event,
+whether and how the network advances: one step per event of the stepping stream (control mode
+``stream``) or per ``tick`` (mode ``timer``), over the real time since the previous step, with
+the age of every other stream as an input. The runtime runs these steps on the network; training
+replays recorded events through the same aligner, so a policy is trained on exactly what it will
+see on the robot.
+
+What real sensors do, and what the aligner does about it (each counted in :class:`RuntimeStats`):
+
+=============================================  ==========================================
+stamp equal to the stream's last one            dropped as a duplicate (``dt = 0``)
+stamp older than the last applied, by less      dropped as late (out of order)
+than ``control.max_backward_s``
+stamp older by more (a clock jump backwards)    full reset, then applied as the first event
+gap above ``control.max_step_s``                integrated in equal sub-steps no longer
+                                                than it (``long_gaps``)
+gap above ``control.reset_gap_s``               network state reset (``gap_resets``)
+NaN / Inf, wrong shape or dtype, unknown        rejected with a reason, never propagated
+stream, unsupported image encoding
+=============================================  ==========================================
+
+Until every stream has delivered a valid message since the last reset nothing steps.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from lnn_control.policy.config import PolicyConfig, StreamSpec
+
+__all__ = ["EventAligner", "EventOutcome", "RuntimeStats", "StepInput"]
+
+NS = 1e-9
+
+
+class EventOutcome(str, enum.Enum):
+    """What happened to an event."""
+
+    STEPPED = "stepped"  #: the network advanced to the event's stamp
+    HELD = "held"  #: the value is stored for the next step
+    WAITING = "waiting"  #: stored, but not every stream has reported yet: no step
+    DUPLICATE = "duplicate"  #: same stamp as the stream's last event: dropped
+    LATE = "late"  #: older than the last applied stamp: dropped
+    REJECTED = "rejected"  #: invalid value or unknown stream: dropped (see stats.last_rejection)
+
+
+@dataclass
+class RuntimeStats:
+    """Counters of everything the aligner and runtime did, cumulative over resets."""
+
+    #: accepted events per stream
+    events: dict[str, int] = field(default_factory=dict)
+    #: network steps (events or ticks that stepped), and sub-steps taken inside long gaps
+    steps: int = 0
+    sub_steps: int = 0
+    duplicates: int = 0
+    late: int = 0
+    long_gaps: int = 0
+    gap_resets: int = 0
+    clock_resets: int = 0
+    #: network outputs that were not finite (state reset, safe command sent)
+    non_finite: int = 0
+    #: rejected events per reason: unknown_stream, shape, dtype, encoding, non_finite
+    rejected: dict[str, int] = field(default_factory=dict)
+    #: the last rejection's kind (a key of ``rejected``) and full message
+    last_rejection_kind: Optional[str] = None
+    last_rejection: Optional[str] = None
+
+    def reject(self, kind: str, message: str) -> None:
+        self.rejected[kind] = self.rejected.get(kind, 0) + 1
+        self.last_rejection_kind = kind
+        self.last_rejection = message
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One network (sub-)step.
+
+    :param stamp_ns: the instant the step ends at, nanoseconds.
+    :param dt_s: the time it integrates over, seconds.
+    :param ages: ``(len(aged_streams),)`` float32: each aged stream's age scaled to [0, 1].
+    :param reset: zero the network state before this step (first step after a long gap).
+    """
+
+    stamp_ns: int
+    dt_s: float
+    ages: np.ndarray
+    reset: bool = False
+
+
+class _Rejected(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class EventAligner:
+    """Turn timestamped events into network steps; see the module docstring. Not thread-safe
+    (the runtime serialises calls).
+
+    :param config: the policy's config (streams, control timing).
+    :param stats: counters to update (a new one by default).
+    """
+
+    def __init__(self, config: PolicyConfig, stats: Optional[RuntimeStats] = None) -> None:
+        self.control = config.control
+        self.specs = {spec.name: spec for spec in config.streams}
+        self.stepping = self.control.stream if self.control.mode == "stream" else None
+        self.aged = list(config.aged_streams)
+        self.stats = stats or RuntimeStats()
+        for name in self.specs:
+            self.stats.events.setdefault(name, 0)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget held values and stamps (a new episode)."""
+        #: each stream's latest valid value and its stamp
+        self.held: dict[str, np.ndarray] = {}
+        self.stamps: dict[str, int] = {}
+        self.last_step: Optional[int] = None
+        self._latest = -(2**63)  # latest stamp applied on any stream
+
+    @property
+    def ready(self) -> bool:
+        """Whether every stream has reported since the last reset."""
+        return len(self.stamps) == len(self.specs)
+
+    def on_event(
+        self, stream: str, stamp_ns: int, value: np.ndarray, encoding: Optional[str] = None
+    ) -> tuple[EventOutcome, list[StepInput]]:
+        """Take one message; the steps it causes (empty unless ``STEPPED``).
+
+        :param encoding: image streams: the message's pixel encoding (rgb8 and bgr8 are
+            converted into each other; anything else must match the stream's).
+        """
+        try:
+            spec = self.specs.get(stream)
+            if spec is None:
+                raise _Rejected("unknown_stream", f"unknown stream {stream!r}; this policy "
+                                f"reads {sorted(self.specs)}")
+            checked = self._check(spec, value, encoding)
+        except _Rejected as rejection:
+            self.stats.reject(rejection.kind, str(rejection))
+            return EventOutcome.REJECTED, []
+        stamp = int(stamp_ns)
+        outcome = self._order(stream, stamp)
+        if outcome is not None:
+            return outcome, []
+        self.held[stream] = checked
+        self.stamps[stream] = stamp
+        self._latest = max(self._latest, stamp)
+        self.stats.events[stream] += 1
+        if not self.ready:
+            return EventOutcome.WAITING, []
+        if stream != self.stepping:
+            return EventOutcome.HELD, []
+        return EventOutcome.STEPPED, self._advance(stamp)
+
+    def tick(self, stamp_ns: int) -> list[StepInput]:
+        """Timer mode: the steps that bring the network to ``stamp_ns`` (none if not ready or
+        not later than the last step; a clock jump backwards resets)."""
+        if self.control.mode != "timer" or not self.ready:
+            return []
+        stamp = int(stamp_ns)
+        last = self.last_step
+        if last is not None and stamp < last - self.control.max_backward_s / NS:
+            self.stats.clock_resets += 1
+            self.reset()
+            return []
+        if last is not None and stamp <= last:
+            return []
+        return self._advance(stamp)
+
+    # -- rules -----------------------------------------------------------------------------------
+    def _check(self, spec: StreamSpec, value: np.ndarray, encoding: Optional[str]) -> np.ndarray:
+        if spec.kind == "image":
+            return self._check_image(spec, value, encoding)
+        try:
+            array = np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise _Rejected("dtype", f"stream {spec.name!r}: value is not numeric") from None
+        if array.shape != spec.value_shape:
+            raise _Rejected("shape", f"stream {spec.name!r}: shape {array.shape} does not match "
+                            f"the expected {spec.value_shape}")
+        if not math.isfinite(float(array.sum(dtype=np.float64))):  # float64: no overflow
+            raise _Rejected("non_finite", f"stream {spec.name!r}: value holds NaN or Inf")
+        return array
+
+    @staticmethod
+    def _check_image(spec: StreamSpec, value: np.ndarray, encoding: Optional[str]) -> np.ndarray:
+        image = np.asarray(value)
+        if image.dtype != np.uint8:
+            raise _Rejected("dtype", f"image stream {spec.name!r}: dtype {image.dtype}, "
+                            "expected uint8")
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if image.shape != spec.value_shape:
+            raise _Rejected("shape", f"image stream {spec.name!r}: size {image.shape} does not "
+                            f"match the expected {spec.value_shape} (H, W, C); resize upstream")
+        if encoding is not None and encoding != spec.encoding:
+            if {encoding, spec.encoding} == {"rgb8", "bgr8"}:
+                image = np.ascontiguousarray(image[:, :, ::-1])
+            else:
+                raise _Rejected("encoding", f"image stream {spec.name!r}: encoding {encoding!r} "
+                                f"cannot be used for a {spec.encoding} stream")
+        return image
+
+    def _order(self, stream: str, stamp: int) -> Optional[EventOutcome]:
+        """Apply the ordering rules; ``None`` if the event goes ahead (possibly after a reset)."""
+        last = self.stamps.get(stream)
+        if last is not None and stamp == last:
+            self.stats.duplicates += 1
+            return EventOutcome.DUPLICATE
+        if stamp < self._latest - self.control.max_backward_s / NS:
+            self.stats.clock_resets += 1
+            self.reset()
+            return None
+        step = self.last_step if stream == self.stepping else None
+        if (last is not None and stamp < last) or (step is not None and stamp <= step):
+            self.stats.late += 1
+            return EventOutcome.LATE
+        return None
+
+    def _advance(self, stamp: int) -> list[StepInput]:
+        control = self.control
+        reset = False
+        if self.last_step is None:
+            steps, dt = 1, control.nominal_dt_s
+        else:
+            elapsed = (stamp - self.last_step) * NS
+            if elapsed > control.reset_gap_s:
+                self.stats.gap_resets += 1
+                reset, steps, dt = True, 1, control.nominal_dt_s
+            else:
+                steps = max(1, math.ceil(elapsed / control.max_step_s - 1e-9))
+                dt = elapsed / steps
+                if steps > 1:
+                    self.stats.long_gaps += 1
+                    self.stats.sub_steps += steps
+        self.stats.steps += 1
+        self.last_step = stamp
+        return [
+            StepInput(at, dt, self._ages(at), reset and k == steps)
+            for k in range(steps, 0, -1)
+            for at in (stamp - round((k - 1) * dt / NS),)
+        ]
+
+    def _ages(self, now: int) -> np.ndarray:
+        scale = 1.0 / self.control.max_age_s
+        return np.array([min(max((now - self.stamps[s]) * NS, 0.0) * scale, 1.0) for s in self.aged],
+                        dtype=np.float32)
