@@ -102,6 +102,7 @@ setup(
             "lnn-control = lnn_control.cli:main",
             "policy_node = lnn_control.ros.policy_node:main",
             "sim_node = lnn_control.ros.sim_node:main",
+            "bag_recorder = lnn_control.ros.recorder:main",
         ]
     },
 )

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="new folder for the report and the output bag (must not hold files)")
     parser.add_argument("--receive-time", action="store_true",
                         help="feed the bag's receive times instead of the messages' header.stamp")
+    parser.add_argument("--arrival-order", action="store_true",
+                        help="feed messages in the order they were received, as the live node "
+                             "did (reproduces live commands when latencies differ by stream)")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                         help="storage of the output ROS 2 bag (default: mcap)")
     parser.add_argument("--engine", choices=("torch", "onnx", "compiled"), default=None,
@@ -31,7 +34,8 @@ def _run(args: argparse.Namespace) -> int:
     from lnn_control.bags.pipeline import replay_to_folder
 
     outcome = replay_to_folder(args.bag, args.params, args.out, args.model, args.receive_time,
-                               args.storage, args.engine, progress=not args.quiet)
+                               args.storage, args.engine, progress=not args.quiet,
+                               arrival_order=args.arrival_order)
     report = outcome.report
     for warning in report["warnings"]:
         print(f"warning: {warning}")

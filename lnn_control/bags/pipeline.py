@@ -63,6 +63,7 @@ def replay_to_folder(
     storage: Storage = "mcap",
     engine: Optional[str] = None,
     progress: bool = True,
+    arrival_order: bool = False,
 ) -> ReplayOutcome:
     """Replay ``bag_path`` through a checkpoint, as the policy node configured by ``params`` would
     run, and write the report and the output bag into the new folder ``out``.
@@ -73,6 +74,8 @@ def replay_to_folder(
     :param storage: the output bag's storage, ``mcap`` or ``sqlite3``.
     :param engine: ``torch``, ``onnx`` or ``compiled`` (default: the parameter file's ``engine``).
     :param progress: show progress bars on the terminal.
+    :param arrival_order: feed messages in the order they were received (as a live node did),
+        not in stamp order; needed to reproduce live commands when streams' latencies differ.
     :raises OutputExistsError: ``out`` exists and is not an empty folder.
     """
     from lnn_control.policy import PolicyRuntime, load_checkpoint
@@ -93,7 +96,7 @@ def replay_to_folder(
             runtime = PolicyRuntime(policy, engine_name,  # type: ignore[arg-type]
                                     deployment.engine_file or None)
         run = replay(bag, bindings, runtime, deployment.output, receive_time,
-                     deployment.timer_rate_hz, bar)
+                     deployment.timer_rate_hz, bar, arrival_order)
         topic = REPLAY_TOPIC if REPLAY_TOPIC not in bag.topics else REPLAY_TOPIC_TAKEN
         if topic != REPLAY_TOPIC:
             run.warnings.append(f"the bag already has {REPLAY_TOPIC}: the replayed commands are "

@@ -5,7 +5,10 @@ Topics map to the checkpoint's streams with the parameter file the ROS 2 policy 
 have run on it. Each message becomes a stream value with
 :func:`~lnn_control.policy.messages.stream_value` and goes to
 :meth:`PolicyRuntime.on_event <lnn_control.policy.runtime.PolicyRuntime.on_event>` in the order of
-its stamp (stable for equal stamps: then the bag's order). The stamp is the message's
+its stamp (stable for equal stamps: then the bag's order), or by option in the order the messages
+were received (the bag's log time): that is the order a live node processed them in, so with
+streams of different latencies only arrival order reproduces the live commands (a late message
+stamped before a step was not yet there when the step ran). The stamp is the message's
 ``header.stamp``, or by option the bag's receive time; messages without a header always use the
 receive time. In control mode ``timer`` the runtime is also asked for a command every timer period
 (``timer_rate_hz`` of the parameter file, else the checkpoint's ``nominal_dt_s``) on the same time
@@ -152,12 +155,14 @@ def replay(
     receive_time: bool = False,
     timer_rate_hz: float = 0.0,
     progress: Optional[Progress] = None,
+    arrival_order: bool = False,
 ) -> ReplayRun:
     """Run ``runtime`` (fresh or reset) over the bag's messages of ``bindings``.
 
     :param output: the parameter file's output: its topic, if in the bag with type
         ``output.type``, is read back as :class:`RecordedCommands`.
     :param receive_time: feed the bag's receive times instead of ``header.stamp``.
+    :param arrival_order: feed in receive-time order (as a live node did) instead of stamp order.
     :param timer_rate_hz: control mode ``timer``: the command rate (0: 1 / ``nominal_dt_s``).
     :param progress: shows reading and replaying when given.
     """
@@ -166,7 +171,7 @@ def replay(
     actions = len(runtime.policy.config.actions.names)
     events = _read(bag, bindings, output, command_topic, actions, receive_time, progress)
     warnings += events.warnings
-    feed = _Feed(runtime, bindings, events.conversion)
+    feed = _Feed(runtime, bindings, events.conversion, events.receive if arrival_order else None)
     control = runtime.control
     if control.mode == "timer":
         period = 1.0 / timer_rate_hz if timer_rate_hz > 0 else control.nominal_dt_s
@@ -309,14 +314,19 @@ def _note(
 
 
 class _Feed:
-    """Feeds events to the runtime in stamp order and records its steps and what it dropped."""
+    """Feeds events to the runtime (in stamp or arrival order) and records its steps and what it
+    dropped."""
 
     def __init__(
         self,
         runtime: PolicyRuntime,
         bindings: list[StreamBinding],
         rejections: dict[str, dict[str, Any]],
+        order_by: Optional[list[int]] = None,
     ) -> None:
+        """:param order_by: feed in the order of these times (one per event) instead of the
+        events' stamps (e.g. their receive times)."""
+        self.order_by = order_by
         self.runtime = runtime
         self.bindings = bindings
         #: reason -> count and samples; starts with the reading pass's conversion failures
@@ -330,8 +340,8 @@ class _Feed:
     def events(self, events: _Events, progress: Optional[Progress]) -> None:
         """Mode ``stream``: every event in stamp order."""
         done = ticker(progress, "replaying", len(events.stamps))
-        order = np.argsort(np.asarray(events.stamps, dtype=np.int64), kind="stable")
-        for count, i in enumerate(order.tolist(), 1):
+        order = self._order(events)
+        for count, i in enumerate(order, 1):
             if count % EVERY == 0:
                 done(count)
             self._send(events, i)
@@ -341,7 +351,7 @@ class _Feed:
         """Mode ``timer``: events in stamp order, and a command request every ``period_ns`` from
         the first event's stamp on (a tick at an event's stamp comes after the event)."""
         done = ticker(progress, "replaying", len(events.stamps))
-        order = np.argsort(np.asarray(events.stamps, dtype=np.int64), kind="stable").tolist()
+        order = self._order(events)
         tick = events.stamps[order[0]] + period_ns if order else 0
         for count, i in enumerate(order, 1):
             if count % EVERY == 0:
@@ -352,6 +362,11 @@ class _Feed:
                 tick += period_ns
             self._send(events, i)
         done(len(order))
+
+    def _order(self, events: _Events) -> list[int]:
+        """Event indices in stamp order, or in ``order_by`` order (stable: then the bag's)."""
+        key = events.stamps if self.order_by is None else self.order_by
+        return np.argsort(np.asarray(key, dtype=np.int64), kind="stable").tolist()
 
     def _send(self, events: _Events, i: int) -> None:
         binding = self.bindings[events.binding[i]]

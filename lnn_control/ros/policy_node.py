@@ -14,13 +14,13 @@ the node never crashes on input and never publishes a non-finite command.
 
 Watchdog: if a stream with ``timeout_s > 0`` is silent longer than that, the node publishes the
 safe command every watchdog period and reports it on ``/diagnostics``; when every stream is back
-the network state is reset. ``/diagnostics`` carries per-stream rate, age, drops and rejects, the
+the network state is reset (if data had flowed before the silence; the wait for the first
+messages after activation is not a dropout). ``/diagnostics`` carries per-stream rate, age, drops and rejects, the
 inference time and the watchdog state.
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -29,8 +29,7 @@ from typing import Any, Optional
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rclpy.executors import ExternalShutdownException
-from rclpy.experimental import EventsExecutor
+from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.signals import SignalHandlerOptions
 
@@ -41,6 +40,7 @@ from lnn_control.policy.events import Controller
 from lnn_control.policy.messages import command_message, stream_value
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 from lnn_control.ros.conversions import fill, message_class, qos_profile
+from lnn_control.ros.spinning import spin
 
 __all__ = ["PolicyNode", "main"]
 
@@ -101,7 +101,7 @@ class PolicyNode(LifecycleNode):
         assert self._controller is not None
         self._controller.reset()
         self._activated_at = self._now()
-        self._tripped = False
+        self._tripped = self._stale = self._received = False
         self._active = True
         return super().on_activate(state)
 
@@ -132,7 +132,8 @@ class PolicyNode(LifecycleNode):
         self._last_command: Optional[np.ndarray] = None
         self._published = 0
         self._inference_ns: list[int] = []
-        self._tripped = False
+        #: watchdog tripped; the silence came after data had flowed; data has flowed since reset
+        self._tripped = self._stale = self._received = False
         self._activated_at = self._now()
         self._message_class = message_class(deployment.output.type)
         self._publisher = self.create_publisher(self._message_class, deployment.output.topic, 10)
@@ -180,8 +181,13 @@ class PolicyNode(LifecycleNode):
         assert controller is not None
         if self._tripped and self._all_streams_back(now):
             self._tripped = False
-            controller.reset()
-            self.get_logger().info("watchdog: every stream is back; network state reset")
+            if self._stale:  # data had flowed before the silence: start afresh
+                self._stale = False
+                controller.reset()
+                self.get_logger().info("watchdog: every stream is back; network state reset")
+            else:
+                self.get_logger().info("watchdog: every stream is up")
+        self._received = True
         start = time.perf_counter_ns()
         if isinstance(controller, PolicyRuntime):
             outcome = controller.on_event(name, stamp, value, encoding)
@@ -209,6 +215,7 @@ class PolicyNode(LifecycleNode):
         if silent:
             if not self._tripped:
                 self.get_logger().warning(f"watchdog: {silent} silent; publishing the safe command")
+                self._stale = self._received
             self._tripped = True
             self._publish(self._safe(), now)
 
@@ -283,35 +290,17 @@ class PolicyNode(LifecycleNode):
         )
 
     def stop(self) -> None:
-        """Publish the safe command if commanding (the process is stopping), then go inactive."""
+        """Publish the safe command if commanding (the process is stopping), then go inactive.
+
+        Waits (up to 0.5 s) until reliable subscribers have acknowledged it: the process may
+        exit right after, and a writer destroyed before delivery loses its last sample."""
         if self._active:
             self._publish(self._safe(), self._now())
+            self._publisher.wait_for_all_acked(Duration(seconds=0.5))
         self._active = False
 
     def _now(self) -> int:
         return self.get_clock().now().nanoseconds
-
-
-def spin(node: Any) -> None:
-    """Run ``node`` on an events executor until SIGINT, SIGTERM or shutdown.
-
-    ``EventsExecutor.spin()`` busy-waits when idle in this rclpy (measured: 40-80 % of a core
-    with nothing to do), so the loop calls ``spin_once`` with a timeout, which idles at ~1 %.
-    The signals only end the loop, so that the caller can still publish (the safe command)
-    before the context shuts down.
-    """
-    stopping = {"now": False}
-    for number in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(number, lambda *_: stopping.update(now=True))
-    executor = EventsExecutor()
-    executor.add_node(node)
-    try:
-        while rclpy.ok() and not stopping["now"]:
-            executor.spin_once(timeout_sec=0.1)
-    except ExternalShutdownException:
-        pass
-    finally:
-        executor.shutdown()
 
 
 def main(args: Optional[list[str]] = None) -> None:

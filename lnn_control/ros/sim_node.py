@@ -11,7 +11,8 @@ simulator (the dependency rule of the architecture).
 
 Parameters (a ``sim_node: ros__parameters:`` section): ``env`` (a registered id), ``scenario``,
 ``seed``, ``episodes`` (stop after that many; 0 never), ``real_time_factor``, ``image_size``,
-``frame_id``, ``streams.<env stream>.{topic, type, qos}`` and ``command.{topic, type,
+``frame_id``, ``start_delay_s``, ``wait_for_subscribers``, ``start_timeout_s``,
+``streams.<env stream>.{topic, type, qos}`` and ``command.{topic, type,
 twist_fields, joint_names}`` (the policy node's ``output`` settings).
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
@@ -39,6 +40,7 @@ from lnn_control.policy.deployment import (
 )
 from lnn_control.policy.messages import command_value, ns_to_stamp, stream_message
 from lnn_control.ros.conversions import fill, message_class, qos_profile
+from lnn_control.ros.spinning import spin
 
 __all__ = ["SimNode", "SimParameters", "main"]
 
@@ -61,6 +63,14 @@ class SimParameters:
     image_size: int = 64
     #: frame of the world (odometry's header; its child frame is base_link)
     frame_id: str = "world"
+    #: wall-clock seconds to wait before the first episode, so that subscribers have
+    #: discovered the publishers and none misses the first messages
+    start_delay_s: float = 1.0
+    #: also wait until these topics have this many matched subscribers (``"/imu/data:2"``), so
+    #: that every consumer (a policy node, a recorder) sees the episode from its first message;
+    #: give up and start anyway after ``start_timeout_s``
+    wait_for_subscribers: list[str] = field(default_factory=list)
+    start_timeout_s: float = 30.0
 
 
 class SimNode(Node):
@@ -98,8 +108,36 @@ class SimNode(Node):
         self._offset_ns = 0
         self._episode = 0
         self._return = 0.0
+        self._waits = self._subscriber_waits(p.wait_for_subscribers)
+        self._created = self.get_clock().now().nanoseconds
+        self._timer = self.create_timer(self.robot.control_dt / p.real_time_factor, self._tick,
+                                        autostart=False)
+        self._starter = self.create_timer(0.05, self._start)
+
+    def _subscriber_waits(self, entries: list[str]) -> list[tuple[Any, str, int]]:
+        waits = []
+        by_topic = {t.topic: name for name, t in self.parameters.streams.items()}
+        for entry in entries:
+            topic, _, count = entry.rpartition(":")
+            if topic not in by_topic or not count.isdigit():
+                raise LnnControlError(f"wait_for_subscribers entry {entry!r} must be "
+                                      f"'<published topic>:<count>' with a topic of {sorted(by_topic)}")
+            waits.append((self._stream_publishers[by_topic[topic]], topic, int(count)))
+        return waits
+
+    def _start(self) -> None:
+        """Start the first episode once the delay has passed and the subscribers are there."""
+        waited = (self.get_clock().now().nanoseconds - self._created) * 1e-9
+        missing = [f"{topic} ({publisher.get_subscription_count()}/{count})"
+                   for publisher, topic, count in self._waits
+                   if publisher.get_subscription_count() < count]
+        if waited < self.parameters.start_delay_s or (missing and waited < self.parameters.start_timeout_s):
+            return
+        if missing:
+            self.get_logger().warning(f"starting without every subscriber: {missing}")
+        self._starter.cancel()
         self._start_episode()
-        self._timer = self.create_timer(self.robot.control_dt / p.real_time_factor, self._tick)
+        self._timer.reset()
 
     def _on_command(self, message: Any) -> None:
         command = self.parameters.command
@@ -156,8 +194,6 @@ class SimNode(Node):
 
 def main(args: Optional[list[str]] = None) -> None:
     """Entry point of ``ros2 run lnn_control sim_node``."""
-    from lnn_control.ros.policy_node import spin
-
     rclpy.init(args=args if args is not None else sys.argv,
                signal_handler_options=SignalHandlerOptions.NO)
     try:

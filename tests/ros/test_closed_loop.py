@@ -47,4 +47,4 @@ def test_quadrotor_reaches_and_holds_the_goal_through_ros(tmp_path, probe):
     assert summary["success"] and not summary["terminated"]
     # the watchdog may trip before the simulator starts; never once ground truth flows
     log = controller.output()
-    assert "silent" not in log.split("every stream is back", 1)[-1], log
+    assert "silent" not in log.split("every stream is up", 1)[-1], log
