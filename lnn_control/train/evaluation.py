@@ -1,0 +1,206 @@
+"""The evaluation harness: a controller flies seeded episodes; success with a 95 % interval,
+tracking error and failures by cause, per scenario.
+
+A learned policy is evaluated as it is deployed: a :class:`~lnn_control.policy.PolicyRuntime`
+receives the env's ``info["sensor_events"]`` (only the streams it declares, never a privileged
+one) and the env applies ``to_action(runtime.command(now))`` at every control step, through the
+simulation suite's own loop (:func:`lnn_control.sim.rollout.run_episode`). An expert is run the
+same way with the privileged events added; it must score ~100 %.
+
+Per episode: success (the env's ``is_success`` at the end), the tracking error (RMS distance to
+the goal over the success window, the last ``HOLD_TIME`` s: 1 s for the quadrotors, 0.5 s for the
+arm), the final distance and the failure's cause, the first that applies of:
+
+=================  ==================================================================
+``crash``          the episode ended early (the quadrotor hit the floor, left the arena,
+                   flipped)
+``non_finite``     the network produced a non-finite output (the runtime sent the safe
+                   command)
+``never_reached``  the distance never fell below the success radius (0.1 m; arm 0.02 m)
+``not_held``       it came within the radius but was not inside it for the whole final
+                   window (overshoot, drift, arriving too late)
+=================  ==================================================================
+
+The success rate's 95 % confidence interval is Wilson's score interval, which stays inside
+[0, 1] and is not degenerate at 0 % or 100 %.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+from lnn_control.policy.events import Controller
+
+__all__ = [
+    "EnvCommands",
+    "EpisodeOutcome",
+    "ScenarioResult",
+    "evaluate_episode",
+    "success_window",
+    "wilson_interval",
+]
+
+#: failure causes, in the order they are tested
+CAUSES = ("crash", "non_finite", "never_reached", "not_held")
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson's score interval of a binomial proportion (95 % for the default ``z``).
+
+    :return: ``(low, high)`` in [0, 1]; ``(0, 1)`` when there are no trials.
+    """
+    if trials <= 0:
+        return 0.0, 1.0
+    p = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def success_window(env: Any) -> tuple[float, float]:
+    """The env's success radius (m) and hold time (s): success is being within the radius for
+    the last hold time of the episode."""
+    unwrapped = env.unwrapped
+    if hasattr(unwrapped, "HOLD_RADIUS"):
+        return float(unwrapped.HOLD_RADIUS), float(unwrapped.HOLD_TIME)
+    from lnn_control.sim.envs.quadrotor_env import HOLD_RADIUS, HOLD_TIME
+
+    return HOLD_RADIUS, HOLD_TIME
+
+
+@dataclass(frozen=True)
+class EpisodeOutcome:
+    """How one evaluation episode went.
+
+    :param seed: the reset seed.
+    :param success: the env's ``is_success`` at the end.
+    :param steps: control steps taken.
+    :param terminated: ended early (a crash).
+    :param final_distance_m: distance to the goal at the end, m.
+    :param tracking_error_m: RMS distance to the goal over the success window, m.
+    :param min_distance_m: the closest the episode came to the goal, m.
+    :param cause: why it failed (see the module docstring); ``None`` on success.
+    :param episode_return: sum of rewards.
+    """
+
+    seed: int
+    success: bool
+    steps: int
+    terminated: bool
+    final_distance_m: float
+    tracking_error_m: float
+    min_distance_m: float
+    cause: Optional[str]
+    episode_return: float
+
+
+@dataclass
+class ScenarioResult:
+    """The episodes of one controller in one env and scenario."""
+
+    env_id: str
+    scenario: str
+    episodes: list[EpisodeOutcome] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready figures: success rate, its Wilson 95 % interval, mean tracking error and
+        final distance, failures by cause and the failed seeds."""
+        count = len(self.episodes)
+        successes = sum(e.success for e in self.episodes)
+        low, high = wilson_interval(successes, count)
+        failures = {cause: sum(e.cause == cause for e in self.episodes) for cause in CAUSES}
+
+        def mean(key: str) -> float:
+            return float(np.mean([getattr(e, key) for e in self.episodes])) if count else float("nan")
+
+        return {
+            "env": self.env_id,
+            "scenario": self.scenario,
+            "episodes": count,
+            "successes": successes,
+            "success_rate": successes / count if count else 0.0,
+            "ci95": [low, high],
+            "tracking_error_m": mean("tracking_error_m"),
+            "final_distance_m": mean("final_distance_m"),
+            "failures": failures,
+            "failed_seeds": [e.seed for e in self.episodes if not e.success],
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary plus every episode."""
+        return {**self.summary(), "per_episode": [asdict(e) for e in self.episodes]}
+
+
+class EnvCommands:
+    """A physical-unit controller as the env's controller: feeds it only ``streams`` and turns its
+    command into the env's normalised action.
+
+    :param controller: commands in the env's physical units (a policy runtime, an expert wrapped
+        in :class:`~lnn_control.sim.experts.as_policy.PhysicalCommands`).
+    :param to_action: the env's ``to_action``.
+    :param streams: the streams it reads; ``None``: every event.
+    """
+
+    def __init__(self, controller: Controller, to_action: Any, streams: Optional[Sequence[str]] = None) -> None:
+        self.controller = controller
+        self.to_action = to_action
+        self.streams = None if streams is None else frozenset(streams)
+
+    def reset(self) -> None:
+        self.controller.reset()
+
+    def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
+        if self.streams is None or stream in self.streams:
+            self.controller.on_event(stream, stamp_ns, value)
+
+    def command(self, stamp_ns: int) -> np.ndarray:
+        return self.to_action(self.controller.command(stamp_ns))
+
+
+def evaluate_episode(env: Any, controller: EnvCommands, seed: int, privileged: bool) -> EpisodeOutcome:
+    """Run one episode of ``controller`` in ``env`` and judge it (see the module docstring).
+
+    :param privileged: give the controller the privileged events too (experts only).
+    """
+    from lnn_control.sim.rollout import run_episode
+
+    distances: list[float] = []
+
+    def on_step(env: Any, observation: Any, info: dict[str, Any]) -> None:
+        if "distance" in info:
+            distances.append(float(info["distance"]))
+
+    result = run_episode(env, controller, seed, privileged=privileged, on_step=on_step)
+    radius, hold = success_window(env)
+    window = max(1, round(hold / env.unwrapped.control_dt))
+    tail = np.asarray(distances[-window:]) if distances else np.asarray([np.inf])
+    stats = getattr(controller.controller, "stats", None)
+    non_finite = int(getattr(stats, "non_finite", 0))
+    closest = float(min(distances)) if distances else float("inf")
+    cause = None
+    if not result.success:
+        if result.terminated:
+            cause = "crash"
+        elif non_finite:
+            cause = "non_finite"
+        elif closest >= radius:
+            cause = "never_reached"
+        else:
+            cause = "not_held"
+    return EpisodeOutcome(
+        seed=int(seed),
+        success=bool(result.success),
+        steps=int(result.steps),
+        terminated=bool(result.terminated),
+        final_distance_m=float(result.final_distance),
+        tracking_error_m=float(np.sqrt(np.mean(np.square(tail)))),
+        min_distance_m=closest,
+        cause=cause,
+        episode_return=float(result.episode_return),
+    )

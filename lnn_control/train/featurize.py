@@ -1,0 +1,144 @@
+"""Recorded events -> the network's steps and their labels, through the policy's own aligner.
+
+Training sees what the robot sees: the recorded sensor events go, in delivery order, through an
+:class:`~lnn_control.policy.aligner.EventAligner` built from the policy's config, the object
+whose rules the :class:`~lnn_control.policy.runtime.PolicyRuntime` applies on the robot (when the
+network steps, over what ``dt``, sub-steps in long gaps, resets, late and duplicate messages,
+the ages of held streams). At every step it yields, the held raw value of every stream is
+recorded (images as raw uint8 frames, so the CNN trains end to end), with the step's ``dt``, the
+ages and whether the state starts from zero there.
+
+**Label alignment.** A step caused by an event delivered at control instant ``t_k`` (timer mode:
+the tick at ``t_k``) is labelled with the expert's command at ``t_k``: the runtime's
+``command(t_k)`` returns the newest step's command and the env applies it from ``t_k`` to
+``t_(k+1)``, so the expert's command at ``t_k`` is what should be in force when this step's
+command takes effect. With a 200 Hz IMU stepping a policy of a 100 Hz env, two steps share a
+label; only the second is applied, but the first is supervised too, so every state the network
+passes through is trained (and at other IMU rates, in ``timing_ood``, each step still aims at the
+command in force). Steps from the events before the first instant's command (``t_0 = 0``) take
+the expert's command at ``t_0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lnn_control.policy.aligner import EventAligner, StepInput
+from lnn_control.policy.config import PolicyConfig
+from lnn_control.train.demonstrations import Episode
+
+__all__ = ["EpisodeSteps", "featurize_episode"]
+
+
+@dataclass
+class EpisodeSteps:
+    """The network steps of one episode (``T`` steps).
+
+    :param stamp_ns: ``(T,)`` the instant each step ends at, ns.
+    :param dt: ``(T,)`` float32 the time each step integrates over, s.
+    :param ages: ``(T, len(aged_streams))`` float32 ages scaled to [0, 1].
+    :param reset: ``(T,)`` bool: the state is zero before this step (the first step, a gap
+        reset, a clock jump).
+    :param labels: ``(T, A)`` float32 the expert's command, physical units.
+    :param instant: ``(T,)`` int32 the control instant ``k`` each step is labelled from.
+    :param vectors: per vector-kind stream, its held value at each step ``(T, size)`` float32.
+    :param frames: per image stream, the distinct frames held ``(F, H, W, C)`` uint8.
+    :param frame_index: per image stream, the frame held at each step ``(T,)`` int32.
+    :param metadata: the episode's metadata.
+    """
+
+    stamp_ns: np.ndarray
+    dt: np.ndarray
+    ages: np.ndarray
+    reset: np.ndarray
+    labels: np.ndarray
+    instant: np.ndarray
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
+    frames: dict[str, np.ndarray] = field(default_factory=dict)
+    frame_index: dict[str, np.ndarray] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.dt)
+
+
+class _Recorder:
+    """Collects the rows of :class:`EpisodeSteps` as the aligner yields steps."""
+
+    def __init__(self, config: PolicyConfig, aligner: EventAligner) -> None:
+        self.aligner = aligner
+        self.vector_names = [s.name for s in config.streams if s.kind != "image"]
+        self.image_names = [s.name for s in config.streams if s.kind == "image"]
+        self.rows: dict[str, list[Any]] = {key: [] for key in ("stamp", "dt", "ages", "reset", "instant")}
+        self.vectors: dict[str, list[np.ndarray]] = {name: [] for name in self.vector_names}
+        self.frames: dict[str, list[np.ndarray]] = {name: [] for name in self.image_names}
+        self.frame_index: dict[str, list[int]] = {name: [] for name in self.image_names}
+        self.fresh = True  # the next step starts from a zero state
+
+    def add(self, steps: list[StepInput], instant: int) -> None:
+        held = self.aligner.held
+        for step in steps:
+            for name in self.vector_names:
+                self.vectors[name].append(held[name])
+            for name in self.image_names:
+                frames = self.frames[name]
+                if not frames or frames[-1] is not held[name]:  # a new frame is held
+                    frames.append(held[name])
+                self.frame_index[name].append(len(frames) - 1)
+            rows = self.rows
+            rows["stamp"].append(step.stamp_ns)
+            rows["dt"].append(step.dt_s)
+            rows["ages"].append(step.ages)
+            rows["reset"].append(step.reset or self.fresh)
+            rows["instant"].append(instant)
+            self.fresh = False
+
+
+def featurize_episode(config: PolicyConfig, episode: Episode) -> EpisodeSteps:
+    """The steps the policy described by ``config`` takes on ``episode``'s sensor events.
+
+    Events of streams the policy does not read are skipped (the runtime would reject them).
+    """
+    aligner = EventAligner(config)
+    stats = aligner.stats
+    recorder = _Recorder(config, aligner)
+    timer = config.control.mode == "timer"
+    for k, batch in enumerate(episode.sensor_batches()):
+        for event in batch:
+            if event.stream not in aligner.specs:
+                continue
+            jumps = stats.clock_resets
+            _, steps = aligner.on_event(event.stream, event.stamp_ns, event.value)
+            if stats.clock_resets != jumps:  # the runtime zeroes its state on a clock jump
+                recorder.fresh = True
+            recorder.add(steps, k)
+        if timer:
+            jumps = stats.clock_resets
+            steps = aligner.tick(int(episode.control_stamp_ns[k]))
+            if stats.clock_resets != jumps:
+                recorder.fresh = True
+            recorder.add(steps, k)
+    rows = recorder.rows
+    count, aged, actions = len(rows["dt"]), len(config.aged_streams), episode.expert_command.shape[1]
+    instant = np.asarray(rows["instant"], dtype=np.int32)
+    return EpisodeSteps(
+        stamp_ns=np.asarray(rows["stamp"], dtype=np.int64),
+        dt=np.asarray(rows["dt"], dtype=np.float32),
+        ages=np.asarray(rows["ages"], dtype=np.float32).reshape(count, aged),
+        reset=np.asarray(rows["reset"], dtype=bool),
+        labels=episode.expert_command[instant].astype(np.float32).reshape(count, actions),
+        instant=instant,
+        vectors={
+            name: np.asarray(values, dtype=np.float32).reshape((count,) + config.stream(name).value_shape)
+            for name, values in recorder.vectors.items()
+        },
+        frames={
+            name: (np.stack(frames) if frames else np.zeros((0,) + config.stream(name).value_shape, np.uint8))
+            for name, frames in recorder.frames.items()
+        },
+        frame_index={name: np.asarray(index, dtype=np.int32) for name, index in recorder.frame_index.items()},
+        metadata=dict(episode.metadata),
+    )
