@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("lnn_control.train.evaluate_cli", "evaluate a policy checkpoint over seeded episodes per scenario"),
     "export": ("lnn_control.policy.export", "export a checkpoint's policy step to ONNX"),
     "launch": ("lnn_control.ros.launcher", "start a launch file's nodes without ROS launch"),
+    "record": ("lnn_control.sim.record", "record simulated episodes as a ROS 2 bag"),
     "replay": ("lnn_control.bags.cli", "replay a rosbag through a policy: report and output bag"),
     "sim": ("lnn_control.sim.cli", "simulation suite: view an env's episode, evaluate its expert"),
     "train": ("lnn_control.train.train_cli", "train a policy: demonstrations, behaviour cloning, DAgger, report"),

@@ -41,5 +41,7 @@ def _field(typestore: Typestore, desc: tuple[Any, Any], value: Any) -> Any:
         return build_message(typestore, detail, value)
     (inner_kind, inner_detail), _ = detail  # ARRAY or SEQUENCE: (element, length)
     if inner_kind == Nodetype.BASE and inner_detail[0] in DTYPES:
+        if isinstance(value, (bytes, bytearray)):  # image data, as rclpy takes it
+            return np.frombuffer(value, dtype=DTYPES[inner_detail[0]])
         return np.asarray(value, dtype=DTYPES[inner_detail[0]])
     return [_field(typestore, (inner_kind, inner_detail), item) for item in value]

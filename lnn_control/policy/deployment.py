@@ -26,7 +26,7 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from lnn_control.config import config_from_dict, read_yaml
 from lnn_control.errors import ConfigError
@@ -35,7 +35,10 @@ from lnn_control.policy.events import Controller
 from lnn_control.policy.messages import COMMAND_TYPES, MESSAGE_TYPES
 
 __all__ = ["Deployment", "OutputTopic", "StreamTopic", "deployment_from_parameters",
-           "load_controller", "load_deployment", "nest_parameters", "without_ros_parameters"]
+           "load_controller", "load_deployment", "load_node_parameters", "nest_parameters",
+           "without_ros_parameters"]
+
+T = TypeVar("T")
 
 TWIST_FIELDS = {f"{part}.{axis}" for part in ("linear", "angular") for axis in "xyz"}
 
@@ -163,6 +166,12 @@ def deployment_from_parameters(parameters: dict[str, Any]) -> Deployment:
 def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> Deployment:
     """The :class:`Deployment` of ``node`` in a ROS 2 parameter file (``/**`` entries apply to
     every node; the node's own override them)."""
+    return load_node_parameters(Deployment, path, node)
+
+
+def load_node_parameters(cls: type[T], path: str | os.PathLike[str], node: str) -> T:
+    """Dataclass ``cls`` from ``node``'s parameters in a ROS 2 parameter file (``/**`` entries
+    apply to every node; the node's own override them; ROS's own parameters are left out)."""
     document = read_yaml(path)
     if not isinstance(document, dict):
         raise ConfigError(f"{path} is not a ROS 2 parameter file (a mapping of node names)")
@@ -179,7 +188,7 @@ def load_deployment(path: str | os.PathLike[str], node: str = "policy_node") -> 
             f"(it has {sorted(document)})"
         )
     try:
-        return config_from_dict(Deployment, without_ros_parameters(merged), "ros__parameters")
+        return config_from_dict(cls, without_ros_parameters(merged), "ros__parameters")
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
 

@@ -197,14 +197,16 @@ def stream_message(
         return {"header": header,
                 "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0},
                 "orientation_covariance": [-1.0] + [0.0] * 8,  # REP 145: no orientation given
-                "angular_velocity": _vector(v[0:3]), "linear_acceleration": _vector(v[3:6])}
+                "angular_velocity": _vector(v[0:3]), "angular_velocity_covariance": [0.0] * 9,
+                "linear_acceleration": _vector(v[3:6]), "linear_acceleration_covariance": [0.0] * 9}
     if msgtype == "nav_msgs/msg/Odometry":
         q = np.array(v[3:7])
         body = world_velocity(q * np.array([-1.0, -1.0, -1.0, 1.0]), np.array(v[7:10]))
         return {"header": header, "child_frame_id": "base_link",
                 "pose": {"pose": {"position": _vector(v[0:3]),
-                                  "orientation": dict(zip("xyzw", v[3:7]))}},
-                "twist": {"twist": {"linear": _vector(body), "angular": _vector(v[10:13])}}}
+                                  "orientation": dict(zip("xyzw", v[3:7]))}, "covariance": [0.0] * 36},
+                "twist": {"twist": {"linear": _vector(body), "angular": _vector(v[10:13])},
+                          "covariance": [0.0] * 36}}
     if msgtype == "sensor_msgs/msg/JointState":
         n = len(v) // 2
         names = list(joint_names) or [f"joint_{i}" for i in range(n)]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
@@ -32,45 +31,13 @@ from std_msgs.msg import String
 
 from lnn_control.config import config_from_dict
 from lnn_control.errors import LnnControlError
-from lnn_control.policy.deployment import (
-    OutputTopic,
-    StreamTopic,
-    nest_parameters,
-    without_ros_parameters,
-)
+from lnn_control.policy.deployment import nest_parameters, without_ros_parameters
 from lnn_control.policy.messages import command_value, ns_to_stamp, stream_message
 from lnn_control.ros.conversions import fill, message_class, qos_profile
 from lnn_control.ros.spinning import spin
+from lnn_control.sim.parameters import SimParameters
 
-__all__ = ["SimNode", "SimParameters", "main"]
-
-
-@dataclass
-class SimParameters:
-    """What to simulate and where its messages go."""
-
-    #: env stream (observable or privileged) -> topic
-    streams: dict[str, StreamTopic]
-    #: the commands applied (the policy node's output settings)
-    command: OutputTopic
-    env: str = "lnn_control/QuadHover-v0"
-    scenario: str = "nominal"
-    seed: int = 0
-    #: stop after this many episodes (0: never)
-    episodes: int = 0
-    #: simulated seconds per wall-clock second
-    real_time_factor: float = 1.0
-    image_size: int = 64
-    #: frame of the world (odometry's header; its child frame is base_link)
-    frame_id: str = "world"
-    #: wall-clock seconds to wait before the first episode, so that subscribers have
-    #: discovered the publishers and none misses the first messages
-    start_delay_s: float = 1.0
-    #: also wait until these topics have this many matched subscribers (``"/imu/data:2"``), so
-    #: that every consumer (a policy node, a recorder) sees the episode from its first message;
-    #: give up and start anyway after ``start_timeout_s``
-    wait_for_subscribers: list[str] = field(default_factory=list)
-    start_timeout_s: float = 30.0
+__all__ = ["SimNode", "main"]
 
 
 class SimNode(Node):

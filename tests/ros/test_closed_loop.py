@@ -12,6 +12,8 @@ from std_msgs.msg import String
 
 CONFIG = ROOT / "config" / "ros"
 HOLD_S, RADIUS_M = 1.0, 0.1  # QuadHover's success criterion: within 0.1 m for the last 1 s
+#: the simulator starts once the policy node and this test's probe listen
+CONSUMERS = ["/imu/data:1", "/odom:1", "/goal:2", "/ground_truth/odom:1"]
 
 
 def stamp_s(message) -> float:
@@ -27,7 +29,8 @@ def test_quadrotor_reaches_and_holds_the_goal_through_ros(tmp_path, probe):
     controller.wait_ready()
     simulator = NodeProcess(["-m", "lnn_control.ros.sim_node", "--ros-args", "--params-file",
                              str(CONFIG / "quad_hover_sim.yaml"), "-p", "episodes:=1",
-                             "-p", "seed:=3"], tmp_path / "sim.log")
+                             "-p", "seed:=3", "-p", f"wait_for_subscribers:={CONSUMERS}"],
+                            tmp_path / "sim.log")
     try:
         wait_for(lambda: episodes or not (simulator.alive() and controller.alive()), 90,
                  "the end of the simulated episode")
