@@ -223,6 +223,7 @@ class TrainingRun:
                 continue
             if state.phase < phase or (phase == 0 and state.best is None and state.update == 0):
                 state.start_phase(phase)
+                state.data_sizes.append([phase, len(train), len(val), train.steps])
                 if phase == 0:
                     set_input_statistics(self.policy, train, config.optim.min_std)
             stage = "bc" if phase == 0 else "dagger"

@@ -146,12 +146,15 @@ def make_labelling_expert(env_id: str, options: Optional[dict[str, Any]] = None)
 
     if not options:
         return make_expert(env_id)
+    import inspect
+
     module, name = EXPERTS[env_id].split(":")
     cls = getattr(importlib.import_module(module), name)
-    try:
-        return cls(**options)
-    except TypeError as error:
-        raise ConfigError(f"expert: {name} does not take these options {sorted(options)}: {error}") from None
+    known = [p for p in inspect.signature(cls).parameters if p != "params"]
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ConfigError(f"expert: {name} has no option {unknown[0]!r}; its options are {known}")
+    return cls(**options)
 
 
 def _expert(env: Any, options: Optional[dict[str, Any]] = None) -> Any:

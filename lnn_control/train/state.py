@@ -76,6 +76,8 @@ class TrainingState:
     train_curve: list[list[float]] = field(default_factory=list)
     val_curve: list[list[float]] = field(default_factory=list)
     rounds: list[dict[str, Any]] = field(default_factory=list)
+    #: per phase, the data it trained on: [phase, training episodes, validation episodes, steps]
+    data_sizes: list[list[int]] = field(default_factory=list)
     #: wall time spent per stage, s, summed over resumed runs
     elapsed_s: dict[str, float] = field(default_factory=dict)
     #: the state carried from the last chunk ``(B, S)`` (None at an epoch's start)
