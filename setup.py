@@ -53,6 +53,10 @@ ROS = [
     "ros-jazzy-diagnostic-msgs==5.3.6",
     "rosbags==0.11.9",
     "matplotlib==3.11.2",  # replay reports
+    # the node's `onnx` engine: export (torch.onnx's dynamo exporter needs onnx, onnxscript) and run
+    "onnx==1.23.2",
+    "onnxruntime==1.32.0",
+    "onnxscript==0.7.2",
 ]
 SIM = ["mujoco==4.0.0", "gymnasium==1.4.0", "matplotlib==3.11.2"]  # sim view
 TRAIN = [
@@ -67,9 +71,6 @@ DEV = [
     "pytest-xdist==3.8.0",
     "pytest-timeout==2.4.0",
     "ncps==1.0.1",
-    "onnx==1.23.2",
-    "onnxruntime==1.32.0",
-    "onnxscript==0.7.2",
     "scipy==1.17.1",
     "colcon-common-extensions==0.3.0",
     "hypothesis==6.170.15",

@@ -13,14 +13,9 @@ from typing import Any, Optional
 
 import numpy as np
 
+from lnn_control.resources import config_path
+
 __all__ = ["config_path", "latency_us", "machine_info", "print_table", "write_json"]
-
-
-def config_path(relative: str) -> Path:
-    """A file or folder of ``config/`` in the checkout, else of the installed
-    ``share/lnn_control/config`` (where ``colcon build`` and pip put it)."""
-    here = Path(__file__).resolve().parents[1] / "config" / relative
-    return here if here.exists() else Path(sys.prefix) / "share" / "lnn_control" / "config" / relative
 
 
 def latency_us(

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
 
 from lnn_control.errors import ConfigError
+from lnn_control.resources import config_path
 from lnn_control.policy.events import Controller
 from lnn_control.sim.parameters import SimParameters
 
@@ -173,9 +173,7 @@ def _controller(env_id: str, spec: Any, checkpoint: Optional[str],
 def _default_params(env_id: str) -> Path:
     if env_id not in SIM_PARAMETERS:
         raise ConfigError(f"no sim_node parameter file for {env_id}; pass --params")
-    here = Path(__file__).resolve().parents[1] / "config" / "ros"
-    folder = here if here.is_dir() else Path(sys.prefix) / "share" / "lnn_control" / "config" / "ros"
-    return folder / SIM_PARAMETERS[env_id]
+    return config_path(f"ros/{SIM_PARAMETERS[env_id]}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 
 from lnn_control.config import config_from_dict, read_yaml
 from lnn_control.errors import ConfigError
+from lnn_control.resources import config_dirs
 from lnn_control.sim.imu import ImuNoise
 from lnn_control.sim.timing import StreamTiming
 
@@ -219,14 +219,7 @@ class Scenario:
 def scenario_dirs() -> list[Path]:
     """Folders searched for ``<name>.yaml``, first match wins: the source checkout's ``config/sim``,
     then ``share/lnn_control/config/sim`` under this Python's prefix and each ``AMENT_PREFIX_PATH``."""
-    prefixes = [sys.prefix, *filter(None, os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep))]
-    candidates = [Path(__file__).resolve().parents[1] / "config" / "sim"]
-    candidates += [Path(p) / "share" / "lnn_control" / "config" / "sim" for p in prefixes]
-    found: list[Path] = []
-    for folder in candidates:
-        if folder.is_dir() and folder not in found:
-            found.append(folder)
-    return found
+    return config_dirs("sim")
 
 
 def available_scenarios() -> dict[str, Path]:

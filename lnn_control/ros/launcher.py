@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lnn_control.errors import ConfigError
+from lnn_control.resources import config_path
 
 __all__ = ["PLANS", "NodeSpec", "add_arguments", "commands"]
 
@@ -47,11 +48,6 @@ PLANS: dict[str, list[NodeSpec]] = {
 }
 
 
-def _config_ros() -> Path:
-    here = Path(__file__).resolve().parents[2] / "config" / "ros"
-    return here if here.is_dir() else Path(sys.prefix) / "share" / "lnn_control" / "config" / "ros"
-
-
 def commands(
     plan: str, checkpoint: str, files: dict[str, str], namespace: str = "", autostart: bool = True
 ) -> list[list[str]]:
@@ -62,7 +58,7 @@ def commands(
     """
     lines = []
     for spec in PLANS[plan]:
-        params = Path(files.get(spec.params_argument) or _config_ros() / spec.default_params)
+        params = Path(files.get(spec.params_argument) or config_path(f"ros/{spec.default_params}"))
         if not params.is_file():
             raise ConfigError(f"parameter file {params} ({spec.params_argument}) does not exist")
         overrides = dict(spec.overrides)
