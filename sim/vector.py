@@ -36,7 +36,7 @@ from lnn_control.sim.imu import ImuNoise, ImuNoiseProcess
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.quadrotor import BODY, QuadrotorParams, RateController, Wind, draw_quadrotor
 from lnn_control.sim.scenarios import Scenario, resolve_scenario
-from lnn_control.sim.timing import MAX_JITTER, NS_PER_S, StreamTiming, sample_stamps
+from lnn_control.sim.timing import NS_PER_S, StreamTiming, sample_stamps
 
 __all__ = ["BatchStream", "QuadHoverVectorEnv"]
 

@@ -181,26 +181,29 @@ def make_engine(
         return run_torch
     from lnn_control.policy.export import export_policy_onnx, open_policy_onnx
 
-    folder = Path(tempfile.mkdtemp(prefix="lnn_control_engine_"))
+    if kind not in ("onnx", "compiled"):
+        raise ConfigError(f"unknown engine {kind!r}; use 'torch', 'onnx' or 'compiled'")
+    # the exported file is only read while the engine is built: nothing is left in /tmp
+    with tempfile.TemporaryDirectory(prefix="lnn_control_engine_") as scratch:
+        folder = Path(scratch)
+        if kind == "onnx":
+            session = open_policy_onnx(engine_file or export_policy_onnx(step.policy, folder / "policy_step.onnx"),
+                                       step.policy)
+        else:
+            from lnn_control.liquid.export import compile_step
+
+            compiled = compile_step(step, folder / "policy_step.pt2")
     if kind == "onnx":
-        path = engine_file or export_policy_onnx(step.policy, folder / "policy_step.onnx")
-        session = open_policy_onnx(path, step.policy)
 
         def run_onnx(inputs: np.ndarray, h: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
             action, h_new = session(inputs, h, np.full((1, 1), dt, dtype=np.float32))
             return action[0], h_new
 
         return run_onnx
-    if kind == "compiled":
-        from lnn_control.liquid.export import compile_step
 
-        compiled = compile_step(step, folder / "policy_step.pt2")
+    def run_compiled(inputs: np.ndarray, h: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+        action, h_new = compiled(torch.from_numpy(inputs), torch.from_numpy(h), torch.full((1, 1), dt))
+        # copies: the compiled runner may reuse its output buffers on the next call
+        return action[0].numpy().copy(), h_new.numpy().copy()
 
-        def run_compiled(inputs: np.ndarray, h: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-            action, h_new = compiled(torch.from_numpy(inputs), torch.from_numpy(h),
-                                     torch.full((1, 1), dt))
-            # copies: the compiled runner may reuse its output buffers on the next call
-            return action[0].numpy().copy(), h_new.numpy().copy()
-
-        return run_compiled
-    raise ConfigError(f"unknown engine {kind!r}; use 'torch', 'onnx' or 'compiled'")
+    return run_compiled

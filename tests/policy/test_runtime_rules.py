@@ -7,7 +7,7 @@ a fresh runtime, not from the runtime itself.
 import numpy as np
 import pytest
 import torch
-from policies import GRAVITY_IMU, camera_frames, imu_values, policy
+from policies import GRAVITY_IMU, camera_frames, imu_values
 
 from lnn_control.policy import EventOutcome, PolicyRuntime
 

@@ -4,9 +4,6 @@
 """
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,32 +11,27 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
+from lnn_control.ros import processes
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def ros_environment() -> dict:
     """DDS stays on this machine (no multicast off loopback) and each test process gets its own
     domain, so parallel test workers and runs do not hear each other."""
-    os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
-    os.environ["ROS_DOMAIN_ID"] = str(110 + os.getpid() % 100)
+    os.environ.update(processes.local_environment())
     return dict(os.environ)
 
 
-class NodeProcess:
-    """A node run as its own process (as on a robot), output kept in a log file. Every one
-    started is remembered, so :func:`stop_all` can sweep up after a failed test."""
+class NodeProcess(processes.NodeProcess):
+    """A node process started from the checkout. Every one started is remembered, so
+    :func:`stop_all` can sweep up after a failed test."""
 
     started: list["NodeProcess"] = []
 
     def __init__(self, args: list[str], log: Path) -> None:
-        self.log = log
-        self._stream = log.open("w")
-        self.process = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=dict(os.environ),
-                                        stdout=self._stream, stderr=subprocess.STDOUT)
+        super().__init__(args, log, cwd=ROOT)
         NodeProcess.started.append(self)
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
 
     @classmethod
     def stop_all(cls, since: int = 0) -> None:
@@ -49,27 +41,10 @@ class NodeProcess:
             node.stop()
         del cls.started[since:]
 
-    def stop(self) -> int:
-        """SIGINT, as Ctrl-C or a launch shutdown does; returns the exit code."""
-        if self.alive():
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if not self._stream.closed:
-            self._stream.close()
-        return self.process.returncode
-
-    def output(self) -> str:
-        return self.log.read_text()
-
     def wait_ready(self, marker: str = "configured", timeout: float = 60) -> None:
         """Wait for ``marker`` in this node's log (DDS discovery may still list an earlier,
         stopped node on the same topics, so subscriber counts alone can mislead)."""
-        wait_for(lambda: marker in self.output() or not self.alive(), timeout, f"{marker!r} in the log")
-        assert self.alive(), self.output()
+        self.wait_for_log(marker, timeout)
 
 
 def policy_node(params: Path, log: Path, **overrides) -> NodeProcess:
@@ -109,9 +84,7 @@ class Probe:
 
 def wait_for(predicate, timeout: float, what: str) -> None:
     """Poll ``predicate`` until true; fail the test with ``what`` after ``timeout`` seconds."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    try:
+        processes.wait_for(predicate, timeout, what)
+    except TimeoutError as error:
+        raise AssertionError(str(error)) from None
