@@ -10,7 +10,9 @@ type has no header.
 
 Comparison (:func:`compare_commands`): each recorded command is compared with the replayed
 command in force at its stamp (the last replay step at or before it, as an actuator holds its
-command); RMSE per action over those pairs. The lag comes from the cross-correlation of the two
+command); RMSE per action over those pairs. Commands whose stamp is exactly a replay step's (a
+live node stamps each command with the sensor stamp that stepped it) are also compared one to one:
+``exact_max_abs``, the test of "replay equals live". The lag comes from the cross-correlation of the two
 signals, both held on a uniform grid at the replay's median step period: a positive lag means the
 recorded commands trail the replayed ones (``recorded(t) ~ replay(t - lag)``).
 """
@@ -85,19 +87,25 @@ def compare_commands(
     :param replay: ``(N, A)`` replayed commands.
     :param names: the ``A`` action names (keys of the per-axis results).
     :return: ``{"topic", "count", "compared", "exact_stamps", "rmse": {name: v}, "max_abs":
-        {name: v}, "lag_s", "grid_s"}``; ``lag_s`` is ``None`` when the signals are constant.
+        {name: v}, "exact_max_abs": {name: v}, "lag_s", "grid_s"}``; ``lag_s`` is ``None`` when
+        the signals are constant; ``exact_max_abs`` is over the ``exact_stamps`` pairs.
     """
     order = np.argsort(recorded.stamps_ns, kind="stable")
     rec_stamps, rec_values = recorded.stamps_ns[order], recorded.values[order]
     result: dict[str, Any] = {"topic": recorded.topic, "count": int(rec_stamps.size), "compared": 0,
-                              "exact_stamps": 0, "rmse": None, "max_abs": None, "lag_s": None,
-                              "grid_s": None}
+                              "exact_stamps": 0, "rmse": None, "max_abs": None, "exact_max_abs": None,
+                              "lag_s": None, "grid_s": None}
     if replay_stamps_ns.size == 0 or rec_stamps.size == 0:
         return result
     held, valid = _held(replay_stamps_ns, replay.astype(np.float64), rec_stamps)
     error = held[valid] - rec_values[valid]
     result["compared"] = int(valid.sum())
-    result["exact_stamps"] = int(np.isin(rec_stamps, replay_stamps_ns).sum())
+    exact = np.isin(rec_stamps, replay_stamps_ns)
+    result["exact_stamps"] = int(exact.sum())
+    if exact.any():
+        at = np.searchsorted(replay_stamps_ns, rec_stamps[exact])
+        gap = np.abs(replay[at].astype(np.float64) - rec_values[exact]).max(axis=0)
+        result["exact_max_abs"] = dict(zip(names, gap.tolist()))
     if error.size:
         result["rmse"] = dict(zip(names, np.sqrt(np.mean(error**2, axis=0)).tolist()))
         result["max_abs"] = dict(zip(names, np.abs(error).max(axis=0).tolist()))

@@ -208,8 +208,9 @@ def _markdown(report: dict[str, Any]) -> str:
                   f"`{recorded['topic']}` compared ({recorded['exact_stamps']} at a replay step's "
                   f"stamp); lag by cross-correlation: {_ms(recorded['lag_s'])} ms.", ""]
         rmse, worst = recorded["rmse"] or {}, recorded["max_abs"] or {}
-        lines += _table(["action", "RMSE", "max abs error"],
-                        [[n, _number(rmse.get(n), 6), _number(worst.get(n), 6)]
+        exact = recorded.get("exact_max_abs") or {}
+        lines += _table(["action", "RMSE", "max abs error", "max abs error at equal stamps"],
+                        [[n, _number(rmse.get(n), 6), _number(worst.get(n), 6), _number(exact.get(n), 9)]
                          for n in commands["names"]])
     neurons = report["neurons"]
     lines += ["## Command neurons", "",

@@ -56,12 +56,18 @@ class StreamTopic:
     timeout_s: float = 0.5
     #: joint_state streams: joints in the policy's order (empty: as published)
     joint_names: list[str] = field(default_factory=list)
+    #: messages the subscription queues while the node is busy (keep-last history): a stall of
+    #: the node shorter than depth / rate loses no message (ROS's sensor_data default, 5, is
+    #: 25 ms of a 200 Hz IMU), and every queued message is still integrated at its own stamp
+    depth: int = 50
 
     def __post_init__(self) -> None:
         if not self.topic.startswith("/") and not self.topic[:1].isalpha():
             raise ConfigError(f"topic {self.topic!r} is not a valid ROS topic name")
         if self.timeout_s < 0:
             raise ConfigError(f"timeout_s must be >= 0, got {self.timeout_s}")
+        if self.depth < 1:
+            raise ConfigError(f"depth must be >= 1, got {self.depth}")
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import importlib
-from typing import Any
+from typing import Any, Optional
 
 from rclpy.qos import QoSProfile, qos_profile_sensor_data, qos_profile_system_default
 
@@ -41,10 +42,12 @@ def fill(message: Any, data: dict[str, Any]) -> Any:
     return message
 
 
-def qos_profile(name: str) -> QoSProfile:
-    """``sensor_data`` (best effort, keep last 5: what sensor drivers publish) or ``reliable``."""
-    if name == "sensor_data":
-        return qos_profile_sensor_data
-    if name == "reliable":
-        return qos_profile_system_default
-    raise ConfigError(f"unknown QoS {name!r}; use sensor_data or reliable")
+def qos_profile(name: str, depth: Optional[int] = None) -> QoSProfile:
+    """``sensor_data`` (best effort, keep last 5: what sensor drivers publish) or ``reliable``
+    (keep last 10), with a history ``depth`` other than those if given."""
+    if name not in ("sensor_data", "reliable"):
+        raise ConfigError(f"unknown QoS {name!r}; use sensor_data or reliable")
+    profile = copy.copy(qos_profile_sensor_data if name == "sensor_data" else qos_profile_system_default)
+    if depth is not None:
+        profile.depth = depth
+    return profile

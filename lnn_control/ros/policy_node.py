@@ -142,7 +142,7 @@ class PolicyNode(LifecycleNode):
         for name, topic in deployment.streams.items():
             self._entities.append(self.create_subscription(
                 message_class(topic.type), topic.topic,
-                lambda msg, name=name: self._on_message(name, msg), qos_profile(topic.qos)))
+                lambda msg, name=name: self._on_message(name, msg), qos_profile(topic.qos, topic.depth)))
         timeouts = [t.timeout_s for t in deployment.streams.values() if t.timeout_s > 0]
         if timeouts:
             self.watchdog_period = float(np.clip(min(timeouts) / 4, 0.005, 0.05))

@@ -66,6 +66,7 @@ def test_a_policy_recording_replays_to_its_own_commands(tmp_path):
     assert compared["exact_stamps"] == compared["compared"] == compared["count"] - unmatched.sum()
     assert unmatched.sum() <= 2
     assert max(compared["max_abs"].values()) <= 1e-6, compared["max_abs"]
+    assert max(compared["exact_max_abs"].values()) <= 1e-6
     assert np.ptp(recorded.values, axis=0).max() > 1e-3  # the commands vary: a real comparison
     assert run.stats["gap_resets"] >= 1  # the gap between episodes restarted the network
 
