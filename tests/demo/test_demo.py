@@ -13,7 +13,6 @@ import pytest
 from lnn_control.bags.reader import open_bag
 from lnn_control.demo import run_demo
 from lnn_control.errors import ConfigError
-from lnn_control.ros.processes import local_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
