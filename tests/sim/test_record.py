@@ -39,14 +39,15 @@ def test_an_expert_recording_has_every_topic_at_its_rate(tmp_path):
     assert (imu > 1.9e9).sum() == 1 and (imu > 0).all()
 
 
-def _quad_hover_checkpoint(folder: Path) -> Path:
+def _checkpoint(model: str, folder: Path) -> Path:
     torch.manual_seed(3)
-    return save_checkpoint(LiquidPolicy(load_config(PolicyConfig, ROOT / "config" / "models" /
-                                                    "quad_hover_cfc.yaml")), folder)
+    return save_checkpoint(LiquidPolicy(load_config(PolicyConfig, ROOT / "config" / "models" / model)), folder)
 
 
 def test_a_policy_recording_replays_to_its_own_commands(tmp_path):
-    checkpoint = _quad_hover_checkpoint(tmp_path / "checkpoint")
+    # TwistStamped commands carry the stamp of the IMU message that stepped the network, so each
+    # is compared with the replay's step of that stamp (a headerless Float64MultiArray cannot be)
+    checkpoint = _checkpoint("quad_hover_cfc.yaml", tmp_path / "checkpoint")
     record("lnn_control/QuadHover-v0", tmp_path / "bag", episodes=2, checkpoint=str(checkpoint),
            seed=7, progress=False)
     deployment = load_deployment(ROOT / "config" / "ros" / "quad_hover_policy.yaml")
