@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from lnn_control.bags.replay import ReplayRun, bind_streams, replay
 from lnn_control.bags.report import write_report
 from lnn_control.bags.writer import Storage, write_output_bag
 from lnn_control.errors import ConfigError
+from lnn_control.files import open_permissions, staging_folder
 
 if TYPE_CHECKING:
     from lnn_control.policy import LiquidPolicy
@@ -101,9 +101,7 @@ def replay_to_folder(
         if topic != REPLAY_TOPIC:
             run.warnings.append(f"the bag already has {REPLAY_TOPIC}: the replayed commands are "
                                 f"on {REPLAY_TOPIC_TAKEN} in the output bag")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-        staging.chmod(0o777 & ~_umask())  # mkdtemp makes it private; results are not
+        staging = staging_folder(target, "partial-")
         try:
             bag_name = f"{Path(bag.path).stem}_replay"
             written = write_output_bag(bag, staging / bag_name, run.steps, deployment.output,
@@ -113,16 +111,11 @@ def replay_to_folder(
             with stage(bar, "writing the report"):
                 write_report(staging, report, run, policy.neuron_types(),
                              policy.config.actions.units)
+            open_permissions(staging)
             _publish(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return ReplayOutcome(target, report, run)
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
 
 
 def _check_free(target: Path) -> None:

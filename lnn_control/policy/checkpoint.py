@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
@@ -20,6 +19,7 @@ import yaml
 
 from lnn_control.config import config_from_dict, config_to_dict
 from lnn_control.errors import ConfigError, LnnControlError
+from lnn_control.files import open_permissions, staging_folder
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.model import LiquidPolicy
 
@@ -58,8 +58,7 @@ def save_checkpoint(
         raise CheckpointError(
             f"{target} already exists; choose another folder or pass overwrite=True to replace it"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    staging = staging_folder(target)
     try:
         tensors = {k: v.detach().contiguous().cpu() for k, v in policy.state_dict().items()}
         save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT})
@@ -72,6 +71,7 @@ def save_checkpoint(
             "metadata": metadata or {},
         }
         (staging / CONFIG_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
+        open_permissions(staging)
         if target.exists():
             shutil.rmtree(target)
         staging.rename(target)

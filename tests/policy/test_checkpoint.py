@@ -115,3 +115,17 @@ def test_existing_checkpoint_is_not_overwritten(saved):
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(CheckpointError, match="not a checkpoint: policy.yaml not found"):
         load_checkpoint(tmp_path)
+
+
+def test_a_checkpoint_is_readable_by_others_as_umask_allows(tmp_path):
+    """A robot's node often runs as another user than the one who trained: the files get the
+    permissions a plain open() gives, not the private ones of a temporary file."""
+    import os
+
+    previous = os.umask(0o022)
+    try:
+        folder = save_checkpoint(policy("imu_cfc"), tmp_path / "ckpt")
+    finally:
+        os.umask(previous)
+    assert folder.stat().st_mode & 0o777 == 0o755
+    assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o644}
