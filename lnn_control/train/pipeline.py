@@ -129,6 +129,7 @@ class TrainingRun:
         None, or must resolve to the same).
     :param workers: overrides ``config.workers``.
     :param console: a ``rich`` console for progress and messages (None: silent).
+    :param source: the config file (named in the report; default the run's ``run.yaml``).
     """
 
     def __init__(
@@ -139,9 +140,11 @@ class TrainingRun:
         resume: bool = False,
         workers: Optional[int] = None,
         console: Any = None,
+        source: Optional[Path] = None,
     ) -> None:
         self.folder = RunFolder(Path(out))
         self.console = console
+        self.source = source
         saved = self.folder.config
         if resume:
             if not saved.is_file():
@@ -204,7 +207,7 @@ class TrainingRun:
         from lnn_control.train.report import write_report
 
         with self._timed("report"):
-            report = write_report(folder, self.config, self.policy, self.state, result, self.env)
+            report = write_report(folder, self.config, self.policy, self.state, result, self.env, self.source)
         self._say(f"report: {report}")
         return result
 

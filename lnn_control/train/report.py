@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -26,8 +26,11 @@ STAGES = ("demonstrations", "bc", "rollouts", "dagger", "evaluation")
 
 
 def write_report(folder: Any, config: TrainConfig, policy: LiquidPolicy, state: TrainingState,
-                 evaluation: dict[str, Any], env: EnvSpec) -> Path:
-    """Write ``report.md`` and its PNGs into ``folder.report``; returns the Markdown file."""
+                 evaluation: dict[str, Any], env: EnvSpec, source: Optional[Path] = None) -> Path:
+    """Write ``report.md`` and its PNGs into ``folder.report``; returns the Markdown file.
+
+    :param source: the config file the run was started from (default: the run's ``run.yaml``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -42,7 +45,7 @@ def write_report(folder: Any, config: TrainConfig, policy: LiquidPolicy, state: 
                                          env.image_size), seed)
     _neuron_plot(trace, policy, out / "command_neurons.png", f"{env.env_id} nominal, seed {seed}")
     path = out / "report.md"
-    path.write_text(_markdown(folder, config, policy, state, evaluation, trace))
+    path.write_text(_markdown(folder, config, policy, state, evaluation, trace, source or folder.config))
     return path
 
 
@@ -178,7 +181,7 @@ def _neuron_plot(trace: dict[str, Any], policy: LiquidPolicy, path: Path, title:
 
 
 def _markdown(folder: Any, config: TrainConfig, policy: LiquidPolicy, state: TrainingState,
-              evaluation: dict[str, Any], trace: dict[str, Any]) -> str:
+              evaluation: dict[str, Any], trace: dict[str, Any], source: Path) -> str:
     core = policy.config.core
     wiring = f", wiring {core.wiring}" if core.wiring else ""
     params = sum(p.numel() for p in policy.parameters())
@@ -192,7 +195,8 @@ def _markdown(folder: Any, config: TrainConfig, policy: LiquidPolicy, state: Tra
         f"{', '.join(f'{s.name} ({s.kind})' for s in policy.config.streams)}; "
         f"{params} parameters. Run folder `{folder.root}` (config: `{folder.config}`).",
         "",
-        f"Reproduce: `lnn-control train --config <this run's config> --out {folder.root}`; evaluate: "
+        f"Reproduce: `lnn-control train --config {source} --out {folder.root}` (threads and workers "
+        f"{config.threads} and {config.workers}); evaluate: "
         f"`lnn-control evaluate --model {folder.policy} --scenario all --episodes "
         f"{config.evaluation.episodes} --json out.json`.",
         "",

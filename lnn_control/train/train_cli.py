@@ -39,7 +39,8 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError(f"--workers must be >= 0, got {args.workers}")
     config, base = load_train_config(args.config) if args.config else (None, None)
     console = None if args.quiet else Console(stderr=True, soft_wrap=True)
-    run = TrainingRun(config, Path(args.out), base, args.resume, args.workers, console)
+    source = Path(args.config) if args.config else None
+    run = TrainingRun(config, Path(args.out), base, args.resume, args.workers, console, source)
     result = run.run()
     print(f"training time {run.training_time_s:.1f} s ({run.training_time_s / 60:.1f} min), "
           f"{run.state.update} updates; policy {run.folder.policy}; report {run.folder.report / 'report.md'}")
