@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 #: command name -> (module defining ``add_arguments``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("lnn_control.bench", "run a benchmark: prints a table and writes JSON"),
+    "compare": ("lnn_control.train.compare", "train several cores the same way and compare them per scenario"),
     "demo": ("lnn_control.demo", "the main job: train, fly through ROS 2 while recording, replay, report"),
     "evaluate": ("lnn_control.train.evaluate_cli", "evaluate a policy checkpoint over seeded episodes per scenario"),
     "export": ("lnn_control.policy.export", "export a checkpoint's policy step to ONNX"),

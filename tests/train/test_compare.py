@@ -1,0 +1,76 @@
+"""``lnn-control compare``: cores trained the same way, one table; the shipped comparison's
+baselines really are matched in size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers import ROOT, tiny_config
+
+from lnn_control.cli import main
+from lnn_control.errors import ConfigError
+from lnn_control.policy import LiquidPolicy, load_checkpoint
+from lnn_control.train.compare import load_compare_config
+from lnn_control.train.config import load_train_config
+
+SHIPPED = ROOT / "config" / "compare" / "quad_hover.yaml"
+
+
+def _policy(config_path: Path, overrides: dict) -> LiquidPolicy:
+    train, base = load_train_config(config_path)
+    train.model_overrides = overrides
+    return LiquidPolicy(train.policy_config(base))
+
+
+def test_shipped_baselines_match_the_liquid_policy_in_size() -> None:
+    compare = load_compare_config(SHIPPED)
+    counts = {name: sum(p.numel() for p in _policy(compare.train, o).parameters())
+              for name, o in compare.cores.items()}
+    assert set(counts) == {"cfc_ncp", "ltc_ncp", "lstm", "gru", "mlp"}
+    for name in ("lstm", "gru", "mlp"):
+        assert abs(counts[name] - counts["cfc_ncp"]) <= 0.02 * counts["cfc_ncp"], counts
+    assert _policy(compare.train, compare.cores["ltc_ncp"]).config.core.wiring is not None
+
+
+def test_compare_trains_each_core_and_tables_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    train = tiny_config("quad_hover", tmp_path, dagger={"rounds": 0}, evaluation={"episodes": 2})
+    config = tmp_path / "compare.yaml"
+    cores = {"cfc_ncp": {}, "gru": {"core": {"type": "gru", "wiring": None, "units": 8}}}
+    config.write_text(yaml.safe_dump({"train": train.name, "cores": cores}))
+    out = tmp_path / "out"
+    assert main(["compare", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    document = json.loads((out / "comparison.json").read_text())
+    assert list(document["cores"]) == ["cfc_ncp", "gru"]
+    for name, row in document["cores"].items():
+        policy = load_checkpoint(out / name / "policy")
+        assert row["parameters"] == sum(p.numel() for p in policy.parameters())
+        assert row["core"] == policy.config.core.type == ("cfc" if name == "cfc_ncp" else "gru")
+        saved = json.loads((out / name / "evaluation.json").read_text())["scenarios"]["nominal"]
+        assert row["scenarios"]["nominal"]["success_rate"] == saved["success_rate"]
+        assert row["scenarios"]["nominal"]["episodes"] == 2
+    table = (out / "comparison.md").read_text()
+    assert "| cfc_ncp |" in table and "| gru |" in table and (out / "comparison.png").stat().st_size > 0
+    updates = {n: r["updates"] for n, r in document["cores"].items()}
+    assert main(["compare", "--config", str(config), "--out", str(out), "--quiet"]) == 0  # re-read
+    again = json.loads((out / "comparison.json").read_text())
+    assert {n: r["updates"] for n, r in again["cores"].items()} == updates
+
+    cores["gru"]["core"]["units"] = 9  # a changed entry must not silently reuse the old run
+    config.write_text(yaml.safe_dump({"train": train.name, "cores": cores}))
+    assert main(["compare", "--config", str(config), "--out", str(out), "--quiet"]) == 2
+    assert "holds a run of another config than entry 'gru'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"train": "x.yaml"}, "exactly the keys `train`"),
+    ({"train": "x.yaml", "cores": {"a b": {}}}, "must be letters, digits and _"),
+    ({"train": "x.yaml", "cores": {"lstm": 3}}, "must map each entry's name to its model overrides"),
+])
+def test_bad_comparison_configs_say_what_to_fix(data: dict, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message):
+        load_compare_config(path)
