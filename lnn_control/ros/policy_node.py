@@ -37,9 +37,9 @@ from lnn_control.errors import LnnControlError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, deployment_from_parameters, load_controller
 from lnn_control.policy.events import Controller
-from lnn_control.policy.messages import command_message, stream_value
+from lnn_control.policy.messages import stream_value
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
-from lnn_control.ros.conversions import fill, message_class, qos_profile
+from lnn_control.ros.conversions import CommandWriter, message_class, qos_profile
 from lnn_control.ros.spinning import spin
 
 __all__ = ["PolicyNode", "main"]
@@ -131,12 +131,15 @@ class PolicyNode(LifecycleNode):
         self._high = np.asarray(config.actions.high, dtype=np.float64)
         self._last_command: Optional[np.ndarray] = None
         self._published = 0
+        self._next_warning_ns = 0  # time.monotonic_ns() before which rejections are not logged
         self._inference_ns: list[int] = []
         #: watchdog tripped; the silence came after data had flowed; data has flowed since reset
         self._tripped = self._stale = self._received = False
         self._activated_at = self._now()
-        self._message_class = message_class(deployment.output.type)
-        self._publisher = self.create_publisher(self._message_class, deployment.output.topic, 10)
+        output = deployment.output
+        self._command_writer = CommandWriter(output.type, config.actions.names, output.frame_id,
+                                             output.joint_names, output.twist_fields)
+        self._publisher = self.create_publisher(self._command_writer.message_class, output.topic, 10)
         self._diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._entities = [self._publisher, self._diagnostics]
         for name, topic in deployment.streams.items():
@@ -226,7 +229,10 @@ class PolicyNode(LifecycleNode):
     def _reject(self, monitor: _StreamMonitor, reason: str) -> None:
         monitor.rejected += 1
         self._last_rejection = reason
-        self.get_logger().warning(reason, throttle_duration_sec=1.0)
+        now = time.monotonic_ns()
+        if now >= self._next_warning_ns:  # at most one a second (rclpy's own throttle costs ~0.3 ms
+            self._next_warning_ns = now + 1_000_000_000  # a call even when it drops the message)
+            self.get_logger().warning(f"{reason} ({monitor.rejected} rejected so far)")
 
     # -- output ----------------------------------------------------------------------------------
     def _safe(self) -> np.ndarray:
@@ -242,10 +248,7 @@ class PolicyNode(LifecycleNode):
         if not np.isfinite(command).all():  # a controller plugin's bug must not reach a robot
             command = np.asarray(self.config.actions.safe_command, dtype=np.float64)
         command = np.clip(command, self._low, self._high)
-        output = self.deployment.output
-        data = command_message(output.type, command, stamp, self.config.actions.names,
-                               output.frame_id, output.joint_names, output.twist_fields)
-        self._publisher.publish(fill(self._message_class(), data))
+        self._publisher.publish(self._command_writer(command, stamp))
         self._last_command = command
         self._published += 1
 
