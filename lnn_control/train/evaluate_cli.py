@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``lnn-control evaluate``."""
     parser.description = (
         "Evaluate a policy checkpoint through the policy runtime on the env's sensor events "
-        "(or the privileged expert with --expert): success rate with a Wilson 95%% confidence "
+        "(or the privileged expert with --expert): success rate with a Wilson 95% confidence "
         "interval, tracking error and failures by cause, per scenario."
     )
     source = parser.add_mutually_exclusive_group(required=True)

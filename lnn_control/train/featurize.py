@@ -21,6 +21,7 @@ the expert's command at ``t_0``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +29,10 @@ import numpy as np
 
 from lnn_control.policy.aligner import EventAligner, StepInput
 from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.events import SensorEvent
 from lnn_control.train.demonstrations import Episode
 
-__all__ = ["EpisodeSteps", "featurize_episode"]
+__all__ = ["EpisodeSteps", "StepRecorder", "featurize_episode"]
 
 
 @dataclass
@@ -65,8 +67,13 @@ class EpisodeSteps:
         return len(self.dt)
 
 
-class _Recorder:
-    """Collects the rows of :class:`EpisodeSteps` as the aligner yields steps."""
+class StepRecorder:
+    """Collects the rows of :class:`EpisodeSteps` as the aligner yields steps, one control period
+    at a time (:meth:`feed`); the RL env wrapper reads the rows each period appends.
+
+    :param config: the policy's config.
+    :param aligner: the aligner built from ``config`` (its rules decide the steps).
+    """
 
     def __init__(self, config: PolicyConfig, aligner: EventAligner) -> None:
         self.aligner = aligner
@@ -77,6 +84,30 @@ class _Recorder:
         self.frames: dict[str, list[np.ndarray]] = {name: [] for name in self.image_names}
         self.frame_index: dict[str, list[int]] = {name: [] for name in self.image_names}
         self.fresh = True  # the next step starts from a zero state
+
+    def __len__(self) -> int:
+        """Steps recorded so far."""
+        return len(self.rows["dt"])
+
+    def feed(self, events: Iterable[SensorEvent], instant: int, control_stamp_ns: int) -> None:
+        """Apply one control period: its sensor events in delivery order, then (timer mode) the
+        tick at the control instant ``control_stamp_ns`` (ns); records the steps they cause.
+        Events of streams the policy does not read are skipped (the runtime would reject them)."""
+        aligner, stats = self.aligner, self.aligner.stats
+        for event in events:
+            if event.stream not in aligner.specs:
+                continue
+            jumps = stats.clock_resets
+            _, steps = aligner.on_event(event.stream, event.stamp_ns, event.value)
+            if stats.clock_resets != jumps:  # the runtime zeroes its state on a clock jump
+                self.fresh = True
+            self.add(steps, instant)
+        if aligner.control.mode == "timer":
+            jumps = stats.clock_resets
+            steps = aligner.tick(control_stamp_ns)
+            if stats.clock_resets != jumps:
+                self.fresh = True
+            self.add(steps, instant)
 
     def add(self, steps: list[StepInput], instant: int) -> None:
         held = self.aligner.held
@@ -102,25 +133,9 @@ def featurize_episode(config: PolicyConfig, episode: Episode) -> EpisodeSteps:
 
     Events of streams the policy does not read are skipped (the runtime would reject them).
     """
-    aligner = EventAligner(config)
-    stats = aligner.stats
-    recorder = _Recorder(config, aligner)
-    timer = config.control.mode == "timer"
+    recorder = StepRecorder(config, EventAligner(config))
     for k, batch in enumerate(episode.sensor_batches()):
-        for event in batch:
-            if event.stream not in aligner.specs:
-                continue
-            jumps = stats.clock_resets
-            _, steps = aligner.on_event(event.stream, event.stamp_ns, event.value)
-            if stats.clock_resets != jumps:  # the runtime zeroes its state on a clock jump
-                recorder.fresh = True
-            recorder.add(steps, k)
-        if timer:
-            jumps = stats.clock_resets
-            steps = aligner.tick(int(episode.control_stamp_ns[k]))
-            if stats.clock_resets != jumps:
-                recorder.fresh = True
-            recorder.add(steps, k)
+        recorder.feed(batch, k, int(episode.control_stamp_ns[k]))
     rows = recorder.rows
     count, aged, actions = len(rows["dt"]), len(config.aged_streams), episode.expert_command.shape[1]
     instant = np.asarray(rows["instant"], dtype=np.int32)
