@@ -48,6 +48,7 @@ from typing import Any, Optional
 import numpy as np
 
 from lnn_control.errors import LnnControlError
+from lnn_control.files import open_permissions
 from lnn_control.policy.events import Controller, SensorEvent
 
 __all__ = [
@@ -196,6 +197,7 @@ def save_episode(episode: Episode, path: str | os.PathLike[str]) -> Path:
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez_compressed(stream, **arrays)
+        open_permissions(Path(temporary))  # mkstemp's file is private to its owner
         os.replace(temporary, target)
     finally:
         if os.path.exists(temporary):

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -28,6 +27,7 @@ import torch
 from torch import Tensor
 
 from lnn_control.errors import LnnControlError
+from lnn_control.files import staging_folder
 from lnn_control.policy.checkpoint import save_checkpoint
 from lnn_control.policy.model import LiquidPolicy
 
@@ -109,7 +109,7 @@ def save_training_checkpoint(
 
     root.mkdir(parents=True, exist_ok=True)
     target = root / checkpoint_name(state)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
+    staging = staging_folder(target)
     try:
         save_checkpoint(policy, staging, metadata={**(metadata or {}), "update": state.update,
                                                    "phase": state.phase}, overwrite=True)

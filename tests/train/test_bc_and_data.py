@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +35,13 @@ def episodes():  # type: ignore[no-untyped-def]
 
 def test_an_episode_file_gives_back_every_event_and_label(tmp_path: Path, episodes) -> None:  # type: ignore[no-untyped-def]
     episode = episodes[0]
-    path = save_episode(episode, tmp_path / "data" / "seed_0.npz")
+    previous = os.umask(0o022)
+    try:
+        path = save_episode(episode, tmp_path / "data" / "seed_0.npz")
+    finally:
+        os.umask(previous)
     assert sorted(p.name for p in path.parent.iterdir()) == ["seed_0.npz"]  # no temporary left
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # as open() gives, not mkstemp's 0o600
     loaded = load_episode(path)
     assert loaded.metadata["env_id"] == HOVER and loaded.metadata["seed"] == 0
     assert loaded.metadata["scenario"] == "nominal" and loaded.metadata["success"] is False  # 0.6 s
@@ -124,8 +131,13 @@ def test_a_training_checkpoint_restores_weights_optimizer_and_counters(tmp_path:
     fit(policy, optimizer, data, None, OptimConfig(chunk_steps=25, lanes=2), BudgetConfig(max_epochs=1, max_updates=3),
         state, 0, 1e-3)
     state.phase_done, state.carry = False, torch.randn(2, policy.state_size)
-    folder = save_training_checkpoint(tmp_path / "checkpoints", policy, optimizer, state)
+    previous = os.umask(0o022)
+    try:
+        folder = save_training_checkpoint(tmp_path / "checkpoints", policy, optimizer, state)
+    finally:
+        os.umask(previous)
     assert folder.name == "update_0000003"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755  # as mkdir gives, not mkdtemp's 0o700
     (tmp_path / "checkpoints" / ".update_0000004.half").mkdir()  # what a kill leaves mid-write
     assert latest_checkpoint(tmp_path / "checkpoints") == folder
     remove_stale(tmp_path)
