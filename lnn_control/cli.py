@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "launch": ("lnn_control.ros.launcher", "start a launch file's nodes without ROS launch"),
     "record": ("lnn_control.sim.record", "record simulated episodes as a ROS 2 bag"),
     "replay": ("lnn_control.bags.cli", "replay a rosbag through a policy: report and output bag"),
+    "rl": ("lnn_control.train.rl_cli", "reinforcement learning (PPO, liquid core): fine-tune a policy or train from scratch"),
     "sim": ("lnn_control.sim.cli", "simulation suite: view an env's episode, evaluate its expert"),
     "train": ("lnn_control.train.train_cli", "train a policy: demonstrations, behaviour cloning, DAgger, report"),
 }

@@ -1,0 +1,206 @@
+"""RL with the liquid core (sb3-contrib RecurrentPPO): the RL policy's deterministic action is the
+runtime's command on the same events, its state resets where an episode starts, fine-tuning
+starts at exactly the checkpoint, the saved actor is the trained one, and both shipped configs
+run end to end on a tiny budget (real MuJoCo envs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from helpers import HOVER, MODELS, ROOT, make_policy, short_env
+
+from lnn_control.cli import main
+from lnn_control.config import config_from_dict, read_yaml
+from lnn_control.errors import ConfigError
+from lnn_control.policy import PolicyConfig, load_checkpoint, save_checkpoint
+from lnn_control.policy.runtime import PolicyRuntime
+from lnn_control.sim.events import feed
+from lnn_control.train.config import merge
+from lnn_control.train.evaluation import EnvCommands
+from lnn_control.train.rl import LiquidActorCriticPolicy, NetworkStepsEnv, RLRun, load_rl_config
+
+RL_CONFIGS = ROOT / "config" / "rl"
+
+
+def _hover_config(core: str = "cfc") -> PolicyConfig:
+    data = read_yaml(MODELS / "quad_hover_cfc.yaml")
+    data["core"]["type"] = core
+    return config_from_dict(PolicyConfig, data)
+
+
+def _rl_policy(config: PolicyConfig, env: NetworkStepsEnv, use_sde: bool = False) -> LiquidActorCriticPolicy:
+    return LiquidActorCriticPolicy(env.observation_space, env.action_space, lambda _: 1e-3, config, 1e-4,
+                                   use_sde=use_sde)
+
+
+def _tiny(name: str, folder: Path, **sections: Any) -> Path:
+    """``config/rl/<name>.yaml`` on a tiny budget (sections merged over it), written to ``folder``."""
+    data = yaml.safe_load((RL_CONFIGS / f"{name}.yaml").read_text())
+    if "model" in data:
+        data["model"] = str((RL_CONFIGS / data["model"]).resolve())
+    tiny = {"envs": 1, "workers": 0, "total_steps": 200, "statistics_steps": 100,
+            "ppo": {"n_steps": 100, "batch_size": 50, "n_epochs": 2}, "evaluation": {"episodes": 0}}
+    data = merge(merge(data, tiny), sections)
+    path = folder / f"{name}_tiny.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _assert_acts_as_runtime(policy: LiquidActorCriticPolicy, checkpoint: Path, seed: int, steps: int = 150) -> None:
+    """Fly ``policy``'s deterministic action in QuadHover; at every control step it must equal the
+    command of a runtime on ``checkpoint`` fed the same events (mapped to the env's action)."""
+    runtime = PolicyRuntime(load_checkpoint(checkpoint))
+    inner = short_env(HOVER, steps)
+    env = NetworkStepsEnv(inner, runtime.policy.config, 4)
+    controller = EnvCommands(runtime, inner.unwrapped.to_action, list(runtime.specs))
+    observation, info = env.reset(seed=seed)
+    controller.reset()
+    state, start, count = None, np.ones(1, dtype=bool), 0
+    while True:
+        feed(controller, info["sensor_events"])
+        action, state = policy.predict(observation, state, start, deterministic=True)
+        torch.testing.assert_close(action, controller.command(inner.unwrapped.now_ns), atol=2e-6, rtol=0)
+        observation, _, terminated, truncated, info = env.step(action)
+        start, count = np.zeros(1, dtype=bool), count + 1
+        if terminated or truncated:
+            break
+    assert count > 20
+
+
+@pytest.mark.parametrize("core, use_sde", [("cfc", False), ("ltc", False), ("cfc", True)])
+def test_the_deterministic_action_is_the_runtimes_command(core: str, use_sde: bool, tmp_path: Path) -> None:
+    config = _hover_config(core)
+    policy = make_policy(config, seed=3)
+    save_checkpoint(policy, tmp_path / "policy")
+    env = NetworkStepsEnv(short_env(HOVER, 10), config, 4)
+    rl = _rl_policy(config, env, use_sde)
+    rl.actor.load_state_dict(policy.state_dict())
+    _assert_acts_as_runtime(rl, tmp_path / "policy", seed=11)
+
+
+def test_the_observation_holds_the_periods_network_steps() -> None:
+    config = _hover_config()
+    env = NetworkStepsEnv(short_env(HOVER, 50), config, 4)
+    layout = env.layout
+    first, _ = env.reset(seed=0)
+    # at reset every stream reports at stamp 0, the IMU first: the network waits, the runtime
+    # sends the safe command (the safe flag)
+    assert not first[:, layout.valid].any() and (first[:, layout.safe] == 1).all()
+    # period 1: the IMU message stamped 5 ms steps the network (from zero, over the nominal dt);
+    # the one stamped 10 ms arrives 2 ms late, in period 2
+    second, *_ = env.step(np.zeros(4, dtype=np.float32))
+    assert second[:, layout.valid].tolist() == [1, 0, 0, 0] and second[0, layout.reset] == 1
+    assert second[0, layout.dt] == np.float32(config.control.nominal_dt_s) and (second[:, layout.safe] == 0).all()
+    third, _, _, _, info = env.step(np.zeros(4, dtype=np.float32))
+    assert third[:, layout.valid].tolist() == [1, 1, 0, 0] and not third[:, layout.reset].any()
+    np.testing.assert_allclose(third[:2, layout.dt], 0.005, rtol=0.1)  # the IMU's real, jittered spacing
+    imu = [e for e in info["sensor_events"] if e.stream == "imu"]
+    np.testing.assert_array_equal(third[1, layout.streams["imu"]], np.float32(imu[-1].value))
+
+
+def test_the_state_resets_where_an_episode_starts() -> None:
+    """Two episodes in one sequence (as in RecurrentPPO's buffer), started from a non-zero state:
+    the second episode's actions and states equal those of that episode run alone from zero."""
+    config = _hover_config()
+    env = NetworkStepsEnv(short_env(HOVER, 30), config, 4)
+    rl = _rl_policy(config, env)
+    torch.manual_seed(0)
+    episodes = []
+    for seed in (1, 2):
+        blocks = [env.reset(seed=seed)[0]]
+        done = False
+        while not done:
+            observation, _, terminated, truncated, _ = env.step(np.full(4, -0.1, dtype=np.float32))
+            blocks.append(observation)
+            done = terminated or truncated
+        episodes.append(torch.from_numpy(np.stack(blocks[:-1])))
+    joined = torch.cat(episodes)
+    h0 = torch.randn(1, rl.actor.state_size)
+    with torch.no_grad():
+        mean, states, _ = rl.unroll(joined, h0)
+        alone_mean, alone_states, _ = rl.unroll(episodes[1], torch.zeros(1, rl.actor.state_size))
+        carried_mean, _, _ = rl.unroll(episodes[0], h0)
+        fresh_mean, _, _ = rl.unroll(episodes[0], torch.zeros(1, rl.actor.state_size))
+    split = len(episodes[0])
+    torch.testing.assert_close(mean[split:], alone_mean)
+    torch.testing.assert_close(states[split:], alone_states)
+    torch.testing.assert_close(carried_mean, fresh_mean)  # the first episode's start zeroes h0 too
+    assert states[split].abs().sum() == 0  # the safe period at the start: a cleared state
+
+
+def test_finetuning_starts_at_the_checkpoint_and_the_warmup_leaves_it(tmp_path: Path) -> None:
+    bc = make_policy(_hover_config(), seed=5)
+    save_checkpoint(bc, tmp_path / "bc")
+    path = _tiny("quad_hover_finetune", tmp_path, init=str(tmp_path / "bc"),
+                 ppo={"critic_warmup_iterations": 2})
+    config, base = load_rl_config(path)
+    run = RLRun(config, tmp_path / "run", base)
+    run.run()
+    assert run.model is not None and run.model.num_timesteps == 200
+    # two warm-up iterations: the critic moved, the actor is still exactly the checkpoint
+    saved = load_checkpoint(tmp_path / "run" / "policy")
+    for key, value in bc.state_dict().items():
+        assert torch.equal(saved.state_dict()[key], value), key
+    _assert_acts_as_runtime(run.model.policy, tmp_path / "bc", seed=4)
+
+
+def test_a_scratch_run_saves_the_actor_it_trained(tmp_path: Path) -> None:
+    path = _tiny("quad_hover_scratch", tmp_path, evaluation={"episodes": 1})
+    config, base = load_rl_config(path)
+    run = RLRun(config, tmp_path / "run", base)
+    document = run.run()
+    assert run.model is not None
+    initial = load_checkpoint(tmp_path / "run" / "initial_policy")
+    saved = load_checkpoint(tmp_path / "run" / "policy")
+    assert any(not torch.equal(saved.state_dict()[k], v) for k, v in initial.state_dict().items())
+    _assert_acts_as_runtime(run.model.policy, tmp_path / "run" / "policy", seed=6)
+    assert document["before"]["nominal"]["episodes"] == 1 and "mean_return" in document["after"]["nominal"]
+    for name in ("report.md", "learning_curve.png", "learning_curve.json", "evaluation.json", "run.yaml"):
+        assert (tmp_path / "run" / name).is_file(), name
+    assert any((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
+
+
+def test_the_rl_command_runs_the_finetune_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    save_checkpoint(make_policy(_hover_config(), seed=2), tmp_path / "bc")
+    path = _tiny("quad_hover_finetune", tmp_path, init=str(tmp_path / "bc"), total_steps=100,
+                 ppo={"critic_warmup_iterations": 0, "use_sde": True, "sde_sample_freq": 10})
+    assert main(["rl", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert "100 control steps" in capsys.readouterr().out
+    assert "fine-tuning" in (tmp_path / "run" / "report.md").read_text()
+    assert main(["rl", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert "already holds an RL run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"model": "../models/quad_hover_cfc.yaml"}, "set exactly one of init"),
+        ({"init": None}, "set exactly one of init"),
+        ({"init": "no/such/policy"}, "init: no/such/policy is not a checkpoint"),
+        ({"ppo": {"clip_range": 0}}, "ppo: clip_range must be > 0"),
+        ({"ppo": {"learning_rat": 1e-4}}, "unknown key 'ppo.learning_rat'"),
+        ({"envs": 0}, "envs must be >= 1"),
+    ],
+)
+def test_config_errors_name_the_key(change: dict[str, Any], message: str, tmp_path: Path) -> None:
+    data = yaml.safe_load((RL_CONFIGS / "quad_hover_finetune.yaml").read_text())
+    for key, value in change.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) else value
+    if data.get("init") == "out/train/quad_hover/policy":
+        save_checkpoint(make_policy(_hover_config()), tmp_path / "bc")
+        data["init"] = str(tmp_path / "bc")
+    path = tmp_path / "rl.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=message):
+        load_rl_config(path)
+
+
+def test_image_policies_are_refused_with_the_reason() -> None:
+    config = config_from_dict(PolicyConfig, read_yaml(MODELS / "camera_imu_cfc.yaml"))
+    with pytest.raises(ConfigError, match="vector streams only"):
+        NetworkStepsEnv(short_env(HOVER, 10), config, 4)
