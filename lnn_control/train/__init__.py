@@ -1,4 +1,4 @@
-"""Training liquid policies in simulation: demonstrations, behaviour cloning, DAgger, evaluation.
+"""Training liquid policies in simulation: demonstrations, behaviour cloning, DAgger, RL, evaluation.
 
 One module per concept, in the order data flows through them:
 
@@ -22,6 +22,10 @@ module                            what it holds
 :mod:`.report`                    the Markdown + PNG report
 :mod:`.train_cli`                 ``lnn-control train``
 :mod:`.evaluate_cli`              ``lnn-control evaluate``
+:mod:`.compare`                   ``lnn-control compare``: cores trained the same way, one table
+:mod:`.rl`                        PPO (sb3-contrib RecurrentPPO) with the liquid core as its
+                                  recurrent module, from scratch or from a BC checkpoint
+:mod:`.rl_cli`                    ``lnn-control rl``
 ================================  ==============================================================
 
 Nothing here is imported by ``import lnn_control``; torch, MuJoCo and Gymnasium load on use.
