@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def load_compare_config(path: str | Path) -> CompareConfig:
     bad = [name for name in cores if not name.replace("_", "").isalnum()]
     if bad:
         raise ConfigError(f"{file}: entry names {bad} must be letters, digits and _ (they name folders)")
-    return CompareConfig(file.parent / str(data["train"]), cores)
+    return CompareConfig(Path(os.path.normpath(file.parent / str(data["train"]))), cores)
 
 
 def run_comparison(config: CompareConfig, out: Path, console: Any = None) -> dict[str, Any]:
@@ -173,13 +174,14 @@ def _plot(document: dict[str, Any], path: Path) -> None:
         low = np.array([r["ci95"][0] if r else np.nan for r in results]) * 100
         high = np.array([r["ci95"][1] if r else np.nan for r in results]) * 100
         x = np.arange(len(scenarios)) + (i - (len(cores) - 1) / 2) * width
-        ax.bar(x, rate, width, yerr=[rate - low, high - rate], capsize=2,
+        error = np.maximum([rate - low, high - rate], 0)  # a Wilson bound at 0 or 1 may round past it
+        ax.bar(x, rate, width, yerr=error, capsize=2,
                label=f"{name} ({document['cores'][name]['parameters']} params)")
     ax.set_xticks(np.arange(len(scenarios)), scenarios)
     ax.set_ylabel("success, % (95% CI)")
     ax.set_ylim(0, 105)
     ax.set_title(f"{document['env']}: cores trained the same way")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
