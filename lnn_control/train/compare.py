@@ -174,7 +174,7 @@ def _plot(document: dict[str, Any], path: Path) -> None:
         low = np.array([r["ci95"][0] if r else np.nan for r in results]) * 100
         high = np.array([r["ci95"][1] if r else np.nan for r in results]) * 100
         x = np.arange(len(scenarios)) + (i - (len(cores) - 1) / 2) * width
-        error = np.maximum([rate - low, high - rate], 0)  # a Wilson bound at 0 or 1 may round past it
+        error = np.maximum([rate - low, high - rate], 0)  # the Wilson bound at 0% rounds to 3e-18
         ax.bar(x, rate, width, yerr=error, capsize=2,
                label=f"{name} ({document['cores'][name]['parameters']} params)")
     ax.set_xticks(np.arange(len(scenarios)), scenarios)

@@ -74,3 +74,14 @@ def test_bad_comparison_configs_say_what_to_fix(data: dict, message: str, tmp_pa
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=message):
         load_compare_config(path)
+
+
+def test_the_plot_takes_perfect_and_zero_success(tmp_path: Path) -> None:
+    """The Wilson lower bound at 0% rounds just above 0: the error bars must still be drawn."""
+    from lnn_control.train.compare import _plot
+    from lnn_control.train.evaluation import wilson_interval
+
+    rows = {name: {"parameters": 1, "scenarios": {"nominal": {"success_rate": k / 100, "ci95": wilson_interval(k, 100)}}}
+            for name, k in (("all", 100), ("none", 0), ("some", 37))}
+    _plot({"env": "test", "cores": rows}, tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 0
