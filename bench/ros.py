@@ -8,6 +8,15 @@ reference in the same run, a bare relay that only copies the stamp. Reported: th
 each IMU message's stamp to the arrival of the command computed from it (median, p99) and the
 fraction of IMU messages that produced a command. Targets: median <= relay + 100 us, and no lost
 messages at 1 kHz.
+
+On this 2-core VM a core that has slept for 5 ms runs the next policy step 6-10x slower than a
+busy one (measured with the step alone: onnx 25 us back to back, 190-300 us after a 5 ms sleep),
+so the node's extra work over the relay costs several times what it costs in a tight loop.
+(Polling instead of sleeping, tried for both nodes, did not change the result end to end.)
+
+This machine's wake-up latency drifts by hundreds of microseconds over a minute (the relay alone
+measured 460 us, then 900 us, at 200 Hz), so the relay and the node alternate, ``--rounds``
+times each per rate, and each row pools its rounds: the drift then falls on both alike.
 """
 
 from __future__ import annotations
@@ -33,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``lnn-control bench ros``."""
     parser.add_argument("--json", default="out/bench_ros.json", help="where to write results")
     parser.add_argument("--rates", default="200,1000", help="IMU rates to measure, Hz")
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of each run, s")
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of each run, s")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of relay and node per rate")
     parser.add_argument("--engine", default="onnx", choices=["torch", "onnx", "compiled"],
                         help="the policy node's step engine")
     parser.set_defaults(handler=_run)
@@ -59,12 +69,16 @@ def _run(args: argparse.Namespace) -> int:
                        "-p", f"checkpoint:={checkpoint}", "-p", "autostart:=true",
                        "-p", f"engine:={args.engine}"]
         relay = [sys.executable, "-m", "lnn_control.bench.ros_probe", "relay"]
-        task = progress.add_task("ROS benchmark", total=2 * len(rates))
+        task = progress.add_task("ROS benchmark", total=2 * len(rates) * args.rounds)
+        nodes = {"bare relay": relay, f"policy_node ({args.engine})": policy_node}
         for rate in rates:
-            for name, command in (("bare relay", relay), (f"policy_node ({args.engine})", policy_node)):
-                rows.append({"node": name, "rate_hz": rate,
-                             **_measure(command, rate, int(rate * args.seconds), Path(tmp))})
-                progress.advance(task)
+            runs: dict[str, list[tuple[int, Any]]] = {name: [] for name in nodes}
+            for _ in range(args.rounds):
+                for name, command in nodes.items():
+                    runs[name].append(_measure(command, rate, int(rate * args.seconds), Path(tmp)))
+                    progress.advance(task)
+            rows += [{"node": name, "rate_hz": rate, "rounds": args.rounds, **_pool(measured)}
+                     for name, measured in runs.items()]
     for row in rows:
         if row["node"] != "bare relay":
             relay_row = next(r for r in rows if r["node"] == "bare relay" and r["rate_hz"] == row["rate_hz"])
@@ -82,8 +96,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure(node: list[str], rate: float, count: int, tmp: Path) -> dict[str, Any]:
-    """Start ``node`` and a receiver, publish ``count`` IMU messages at ``rate``, match commands."""
+def _measure(node: list[str], rate: float, count: int, tmp: Path) -> tuple[int, Any]:
+    """Start ``node`` and a receiver, publish ``count`` IMU messages at ``rate``, match commands;
+    returns the number sent and the latency of each command, us."""
     import numpy as np
 
     env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
@@ -103,8 +118,16 @@ def _measure(node: list[str], rate: float, count: int, tmp: Path) -> dict[str, A
             process.wait(timeout=30)
     sent = json.loads(sent_file.read_text())
     arrivals = dict((stamp, arrival) for stamp, arrival in json.loads(received_file.read_text()))
-    latency = np.array([arrivals[s] - s for s in sent if s in arrivals]) / 1e3
-    return {"sent": len(sent), "commands": int(latency.size),
-            "delivered": latency.size / len(sent),
+    return len(sent), np.array([arrivals[s] - s for s in sent if s in arrivals]) / 1e3
+
+
+def _pool(runs: list[tuple[int, Any]]) -> dict[str, Any]:
+    """One row from the runs of one node at one rate: counts summed, latencies pooled."""
+    import numpy as np
+
+    sent = sum(count for count, _ in runs)
+    latency = np.concatenate([values for _, values in runs])
+    return {"sent": sent, "commands": int(latency.size), "delivered": latency.size / sent,
             "median_us": float(np.median(latency)) if latency.size else float("nan"),
-            "p99_us": float(np.percentile(latency, 99)) if latency.size else float("nan")}
+            "p99_us": float(np.percentile(latency, 99)) if latency.size else float("nan"),
+            "run_medians_us": [float(np.median(v)) if v.size else float("nan") for _, v in runs]}
