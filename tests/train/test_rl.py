@@ -204,3 +204,9 @@ def test_image_policies_are_refused_with_the_reason() -> None:
     config = config_from_dict(PolicyConfig, read_yaml(MODELS / "camera_imu_cfc.yaml"))
     with pytest.raises(ConfigError, match="vector streams only"):
         NetworkStepsEnv(short_env(HOVER, 10), config, 4)
+
+
+@pytest.mark.parametrize("path", sorted(RL_CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_shipped_rl_config_loads(path: Path) -> None:
+    config, _ = load_rl_config(path)
+    assert config.total_steps >= config.ppo.n_steps * config.envs  # at least one PPO update
