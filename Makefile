@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n auto -q
 
 demo: $(STAMP)
-	$(VENV)/bin/lnn-control bench liquid --json $(OUT)/bench_liquid.json
+	$(VENV)/bin/lnn-control demo
 
 clean:
 	rm -rf $(VENV) $(OUT) *.egg-info
