@@ -57,6 +57,7 @@ from lnn_control.train.rollouts import (
     EnvSpec,
     EpisodeRunner,
     EvaluateTask,
+    check_actions,
     env_spec_for,
     make_labelling_expert,
 )
@@ -169,7 +170,7 @@ class TrainingRun:
         self.policy_config: PolicyConfig = config.policy_config(base)
         self.workers = config.workers if workers is None else int(workers)
         self.env = env_spec_for(config.env.id, config.env.scenario, self.policy_config)
-        self._check_actions()
+        check_actions(self.env, self.policy_config.actions)
         make_labelling_expert(self.config.env.id, config.expert)  # a bad option fails now
         if not resume:
             self.folder.root.mkdir(parents=True, exist_ok=True)
@@ -365,24 +366,6 @@ class TrainingRun:
         if self._stage is not None:
             self.state.add_time(self._stage, now - self._stage_start)
         self._stage_start = now
-
-    def _check_actions(self) -> None:
-        """The policy must command in the env's physical units and limits."""
-        env = self.env.make()
-        try:
-            spec = env.unwrapped.action_spec()
-        finally:
-            env.close()
-        ours = self.policy_config.actions
-        if list(ours.names) != list(spec.names):
-            raise ConfigError(f"model actions.names {ours.names} differ from the env's {spec.names}")
-        for key in ("low", "high"):
-            theirs, mine = list(getattr(spec, key)), list(getattr(ours, key))
-            if any(abs(a - b) > 1e-6 * max(1.0, abs(b)) for a, b in zip(mine, theirs)):
-                raise ConfigError(
-                    f"model actions.{key} {mine} differ from {self.config.env.id}'s action_spec() "
-                    f"{theirs}: the policy must command in the env's physical limits"
-                )
 
 
 def progress_display(console: Any) -> Any:

@@ -70,7 +70,7 @@ from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.model import LiquidPolicy
 from lnn_control.train.config import EnvConfig, EvaluationConfig, _at_least
 from lnn_control.train.featurize import StepRecorder
-from lnn_control.train.rollouts import EnvSpec, env_spec_for
+from lnn_control.train.rollouts import EnvSpec, check_actions, env_spec_for
 
 if TYPE_CHECKING:
     from stable_baselines3.common.distributions import Distribution
@@ -563,7 +563,7 @@ class RLRun:
         self.policy_config = config.policy_config(base)
         StepLayout(self.policy_config)  # a policy RL cannot train fails now
         self.env = env_spec_for(config.env.id, config.env.scenario, self.policy_config)
-        self._check_actions()
+        check_actions(self.env, self.policy_config.actions)
         self.training_time_s = 0.0
         self.model: Optional[LiquidPPO] = None
 
@@ -651,21 +651,6 @@ class RLRun:
         for result in results.values():
             result["mean_return"] = float(np.mean([e["episode_return"] for e in result["per_episode"]]))
         return results
-
-    def _check_actions(self) -> None:
-        """The policy commands in the env's physical units and limits (its mean maps onto [-1, 1])."""
-        env = self.env.make()
-        try:
-            spec = env.unwrapped.action_spec()
-        finally:
-            env.close()
-        ours = self.policy_config.actions
-        same = list(ours.names) == list(spec.names) and np.allclose(ours.low, spec.low, rtol=1e-6) and np.allclose(
-            ours.high, spec.high, rtol=1e-6)
-        if not same:
-            raise ConfigError(f"the policy's actions {ours.names} [{ours.low}, {ours.high}] differ from "
-                              f"{self.config.env.id}'s action_spec() {spec.names} [{spec.low}, {spec.high}]: "
-                              "the policy must command in the env's physical limits")
 
     def _metadata(self, stage: str) -> dict[str, Any]:
         config = self.config

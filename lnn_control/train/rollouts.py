@@ -21,7 +21,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from lnn_control.errors import ConfigError
-from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.config import ActionSpec, PolicyConfig
 
 __all__ = [
     "CollectTask",
@@ -82,6 +82,25 @@ def env_spec_for(env_id: str, scenario: str, config: PolicyConfig) -> EnvSpec:
         raise ConfigError(f"the env renders square images of one size; the policy's image streams are {sorted(sizes)}")
     image_size = next(iter(sizes))[0] if sizes else None
     return EnvSpec(env_id, scenario, tuple(streams), image_size)
+
+
+def check_actions(env: EnvSpec, actions: ActionSpec) -> None:
+    """The policy must command in ``env``'s physical units and limits (its ``action_spec()``);
+    raises :class:`ConfigError` naming the entry that differs."""
+    made = env.make()
+    try:
+        spec = made.unwrapped.action_spec()
+    finally:
+        made.close()
+    if list(actions.names) != list(spec.names):
+        raise ConfigError(f"model actions.names {actions.names} differ from the env's {spec.names}")
+    for key in ("low", "high"):
+        theirs, mine = list(getattr(spec, key)), list(getattr(actions, key))
+        if any(abs(a - b) > 1e-6 * max(1.0, abs(b)) for a, b in zip(mine, theirs)):
+            raise ConfigError(
+                f"model actions.{key} {mine} differ from {env.env_id}'s action_spec() "
+                f"{theirs}: the policy must command in the env's physical limits"
+            )
 
 
 @dataclass(frozen=True)
