@@ -9,6 +9,7 @@ YAML is read with ``yaml.safe_load``: a config can never construct Python object
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import types
@@ -21,7 +22,7 @@ import yaml
 
 from lnn_control.errors import ConfigError
 
-__all__ = ["config_from_dict", "config_to_dict", "load_config", "read_yaml"]
+__all__ = ["config_from_dict", "config_to_dict", "load_config", "merge", "read_yaml"]
 
 T = TypeVar("T")
 
@@ -43,6 +44,17 @@ def load_config(cls: type[T], path: str | os.PathLike[str]) -> T:
         return config_from_dict(cls, read_yaml(path))
     except ConfigError as error:
         raise ConfigError(f"{path}: {error}") from None
+
+
+def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` merged in: mappings merge key by key, other values replace."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def config_from_dict(cls: type[T], data: Any, where: str = "") -> T:

@@ -28,7 +28,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-from lnn_control.config import config_from_dict, read_yaml
+from lnn_control.config import config_from_dict, merge, read_yaml
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.events import Controller
@@ -186,7 +186,7 @@ def load_node_parameters(cls: type[T], path: str | os.PathLike[str], node: str) 
     for key in ("/**", node, f"/{node}"):
         section = document.get(key)
         if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
-            merged = _merge(merged, nest_parameters(section["ros__parameters"]))
+            merged = merge(merged, nest_parameters(section["ros__parameters"]))
             found = True
     if not found:
         raise ConfigError(
@@ -217,15 +217,5 @@ def nest_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
         *parents, leaf = str(key).split(".")
         for parent in parents:
             target = target.setdefault(parent, {})
-        target[leaf] = _merge(target[leaf], value) if isinstance(target.get(leaf), dict) and isinstance(value, dict) else value
+        target[leaf] = merge(target[leaf], value) if isinstance(target.get(leaf), dict) and isinstance(value, dict) else value
     return nested
-
-
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

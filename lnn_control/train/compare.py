@@ -62,7 +62,8 @@ def load_compare_config(path: str | Path) -> CompareConfig:
 
 def run_comparison(config: CompareConfig, out: Path, console: Any = None) -> dict[str, Any]:
     """Train (or resume) every entry into ``out/<name>``, then write the comparison; returns it."""
-    from lnn_control.train.config import load_train_config, merge
+    from lnn_control.config import merge
+    from lnn_control.train.config import load_train_config
     from lnn_control.train.pipeline import RunFolder, TrainingRun
 
     rows: dict[str, Any] = {}

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from lnn_control.config import config_from_dict, config_to_dict, read_yaml
+from lnn_control.config import config_from_dict, config_to_dict, merge, read_yaml
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
 
@@ -35,7 +35,6 @@ __all__ = [
     "SCENARIOS",
     "TrainConfig",
     "load_train_config",
-    "merge",
 ]
 
 #: the scenarios ``--scenario all`` runs, in report order
@@ -267,17 +266,6 @@ def load_train_config(path: str | os.PathLike[str]) -> tuple[TrainConfig, Path]:
     except ConfigError as error:
         raise ConfigError(f"{file}: {error}") from None
     return config, file.parent
-
-
-def merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``overrides`` merged in: mappings merge key by key, other values replace."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def _at_least(config: object, key: str, minimum: int) -> None:

@@ -20,7 +20,7 @@ from lnn_control.errors import ConfigError
 from lnn_control.policy import PolicyConfig, load_checkpoint, save_checkpoint
 from lnn_control.policy.runtime import PolicyRuntime
 from lnn_control.sim.events import feed
-from lnn_control.train.config import merge
+from lnn_control.config import merge
 from lnn_control.train.evaluation import EnvCommands
 from lnn_control.train.rl import LiquidActorCriticPolicy, NetworkStepsEnv, RLRun, load_rl_config
 
