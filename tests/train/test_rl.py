@@ -15,12 +15,11 @@ import yaml
 from helpers import HOVER, MODELS, ROOT, make_policy, short_env
 
 from lnn_control.cli import main
-from lnn_control.config import config_from_dict, read_yaml
+from lnn_control.config import config_from_dict, merge, read_yaml
 from lnn_control.errors import ConfigError
 from lnn_control.policy import PolicyConfig, load_checkpoint, save_checkpoint
 from lnn_control.policy.runtime import PolicyRuntime
 from lnn_control.sim.events import feed
-from lnn_control.config import merge
 from lnn_control.train.evaluation import EnvCommands
 from lnn_control.train.rl import LiquidActorCriticPolicy, NetworkStepsEnv, RLRun, load_rl_config
 
