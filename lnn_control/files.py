@@ -6,10 +6,13 @@ user a robot's node runs as)."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["open_permissions", "staging_folder"]
+__all__ = ["open_permissions", "replaced_whole", "staging_folder"]
 
 
 def _umask() -> int:
@@ -33,3 +36,19 @@ def open_permissions(path: Path) -> None:
     mask = _umask()
     for item in [path, *path.rglob("*")] if path.is_dir() else [path]:
         item.chmod((0o777 if item.is_dir() else 0o666) & ~mask)
+
+
+@contextmanager
+def replaced_whole(target: Path) -> Iterator[Path]:
+    """Yield a staging folder beside ``target`` to write into; when the block ends normally it
+    gets umask permissions and replaces ``target`` (an existing one is removed first). Whatever
+    happens, no half-written folder is left behind."""
+    staging = staging_folder(target)
+    try:
+        yield staging
+        open_permissions(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

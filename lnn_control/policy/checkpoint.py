@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Optional
 
@@ -19,11 +18,13 @@ import yaml
 
 from lnn_control.config import config_from_dict, config_to_dict
 from lnn_control.errors import ConfigError, LnnControlError
-from lnn_control.files import open_permissions, staging_folder
+from lnn_control.files import replaced_whole
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.model import LiquidPolicy
 
-__all__ = ["CheckpointError", "FORMAT", "FORMAT_VERSION", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CheckpointError", "FORMAT", "FORMAT_VERSION", "load_checkpoint", "save_checkpoint", "write_checkpoint_files",
+]
 
 FORMAT = "lnn_control.policy"
 FORMAT_VERSION = 1
@@ -51,34 +52,32 @@ def save_checkpoint(
         and :class:`CheckpointError` raised.
     :return: the folder.
     """
-    from safetensors.torch import save_file
-
     target = Path(directory)
     if target.exists() and not overwrite:
         raise CheckpointError(
             f"{target} already exists; choose another folder or pass overwrite=True to replace it"
         )
-    staging = staging_folder(target)
-    try:
-        tensors = {k: v.detach().contiguous().cpu() for k, v in policy.state_dict().items()}
-        save_file(tensors, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT})
-        document = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "config": config_to_dict(policy.config),
-            "tensors": {k: list(v.shape) for k, v in tensors.items()},
-            "weights_sha256": _sha256(staging / WEIGHTS_FILE),
-            "metadata": metadata or {},
-        }
-        (staging / CONFIG_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
-        open_permissions(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    with replaced_whole(target) as staging:
+        write_checkpoint_files(policy, staging, metadata)
     return target
+
+
+def write_checkpoint_files(policy: LiquidPolicy, folder: Path, metadata: Optional[dict[str, Any]] = None) -> None:
+    """Write a checkpoint's two files into the existing folder ``folder`` (a staging folder: use
+    :func:`save_checkpoint` to write one whole)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().contiguous().cpu() for k, v in policy.state_dict().items()}
+    save_file(tensors, str(folder / WEIGHTS_FILE), metadata={"format": FORMAT})
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": config_to_dict(policy.config),
+        "tensors": {k: list(v.shape) for k, v in tensors.items()},
+        "weights_sha256": _sha256(folder / WEIGHTS_FILE),
+        "metadata": metadata or {},
+    }
+    (folder / CONFIG_FILE).write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def load_checkpoint(directory: str | os.PathLike[str]) -> LiquidPolicy:

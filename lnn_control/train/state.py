@@ -2,7 +2,7 @@
 
 A checkpoint is a folder under ``RUN/checkpoints``:
 
-- ``policy.yaml`` + ``weights.safetensors``: the policy (:func:`~lnn_control.policy.save_checkpoint`),
+- ``policy.yaml`` + ``weights.safetensors``: the policy (as :func:`~lnn_control.policy.save_checkpoint` writes them),
   so any checkpoint can be evaluated or deployed as it is;
 - ``trainer.safetensors``: Adam's moment tensors and step counts, the state carried between TBPTT
   chunks, the best weights of the phase so far and torch's RNG state;
@@ -27,8 +27,8 @@ import torch
 from torch import Tensor
 
 from lnn_control.errors import LnnControlError
-from lnn_control.files import staging_folder
-from lnn_control.policy.checkpoint import save_checkpoint
+from lnn_control.files import replaced_whole
+from lnn_control.policy.checkpoint import write_checkpoint_files
 from lnn_control.policy.model import LiquidPolicy
 
 __all__ = [
@@ -109,10 +109,8 @@ def save_training_checkpoint(
 
     root.mkdir(parents=True, exist_ok=True)
     target = root / checkpoint_name(state)
-    staging = staging_folder(target)
-    try:
-        save_checkpoint(policy, staging, metadata={**(metadata or {}), "update": state.update,
-                                                   "phase": state.phase}, overwrite=True)
+    with replaced_whole(target) as staging:  # one of the same name from before a resume: same contents
+        write_checkpoint_files(policy, staging, {**(metadata or {}), "update": state.update, "phase": state.phase})
         tensors, optimizer_json = _optimizer_tensors(optimizer)
         tensors["torch_rng"] = torch.get_rng_state()
         if state.carry is not None:
@@ -126,12 +124,6 @@ def save_training_checkpoint(
         document["optimizer"] = optimizer_json
         document["has_best"] = state.best is not None
         (staging / STATE_FILE).write_text(json.dumps(document, indent=1) + "\n")
-        if target.exists():  # a checkpoint of the same name from before a resume: same contents
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return target
 
 
