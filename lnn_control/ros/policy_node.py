@@ -21,7 +21,6 @@ inference time and the watchdog state.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -31,7 +30,6 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.signals import SignalHandlerOptions
 
 from lnn_control.errors import LnnControlError
 from lnn_control.policy.config import PolicyConfig
@@ -40,7 +38,7 @@ from lnn_control.policy.events import Controller
 from lnn_control.policy.messages import stream_value
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 from lnn_control.ros.conversions import CommandWriter, message_class, qos_profile
-from lnn_control.ros.spinning import spin
+from lnn_control.ros.spinning import run_node
 
 __all__ = ["PolicyNode", "main"]
 
@@ -309,16 +307,7 @@ class PolicyNode(LifecycleNode):
 def main(args: Optional[list[str]] = None) -> None:
     """Entry point of ``ros2 run lnn_control policy_node``: on SIGINT or SIGTERM it publishes
     the safe command (if it was commanding) before it exits."""
-    rclpy.init(args=args if args is not None else sys.argv,
-               signal_handler_options=SignalHandlerOptions.NO)
-    node = PolicyNode()
-    try:
-        spin(node)
-    finally:
-        if rclpy.ok():
-            node.stop()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node("policy_node", PolicyNode, args, finish=lambda node: node.stop() if rclpy.ok() else None)
 
 
 if __name__ == "__main__":

@@ -12,19 +12,16 @@ Parameters: ``out`` (a new bag folder), ``storage`` (``mcap`` or ``sqlite3``) an
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
 
-import rclpy
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.signals import SignalHandlerOptions
 
 from lnn_control.errors import ConfigError
 from lnn_control.ros.conversions import message_class
-from lnn_control.ros.spinning import spin
+from lnn_control.ros.spinning import run_node
 
 __all__ = ["BagRecorder", "main"]
 
@@ -75,20 +72,7 @@ class BagRecorder(Node):
 
 def main(args: Optional[list[str]] = None) -> None:
     """Entry point of ``ros2 run lnn_control bag_recorder``."""
-    rclpy.init(args=args if args is not None else sys.argv,
-               signal_handler_options=SignalHandlerOptions.NO)
-    try:
-        node = BagRecorder()
-    except ConfigError as error:
-        print(f"bag_recorder: {error}", file=sys.stderr)
-        rclpy.try_shutdown()
-        sys.exit(2)
-    try:
-        spin(node)
-    finally:
-        node.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node("bag_recorder", BagRecorder, args, finish=lambda node: node.close())
 
 
 if __name__ == "__main__":

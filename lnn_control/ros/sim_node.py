@@ -19,13 +19,10 @@ twist_fields, joint_names}`` (the policy node's ``output`` settings).
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any, Optional
 
 import numpy as np
-import rclpy
 from rclpy.node import Node
-from rclpy.signals import SignalHandlerOptions
 from rosgraph_msgs.msg import Clock
 from std_msgs.msg import String
 
@@ -34,7 +31,7 @@ from lnn_control.errors import LnnControlError
 from lnn_control.policy.deployment import nest_parameters, without_ros_parameters
 from lnn_control.policy.messages import command_value, ns_to_stamp, stream_message
 from lnn_control.ros.conversions import fill, message_class, qos_profile
-from lnn_control.ros.spinning import spin
+from lnn_control.ros.spinning import run_node
 from lnn_control.sim.parameters import SimParameters
 
 __all__ = ["SimNode", "main"]
@@ -161,19 +158,7 @@ class SimNode(Node):
 
 def main(args: Optional[list[str]] = None) -> None:
     """Entry point of ``ros2 run lnn_control sim_node``."""
-    rclpy.init(args=args if args is not None else sys.argv,
-               signal_handler_options=SignalHandlerOptions.NO)
-    try:
-        node = SimNode()
-    except LnnControlError as error:
-        print(f"sim_node: {error}", file=sys.stderr)
-        rclpy.try_shutdown()
-        sys.exit(2)
-    try:
-        spin(node)
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    run_node("sim_node", SimNode, args)
 
 
 if __name__ == "__main__":
