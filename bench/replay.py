@@ -31,7 +31,7 @@ from typing import Any
 __all__ = ["add_arguments"]
 
 TARGET_PER_S = 20_000.0
-ENGINES = ("onnx", "torch", "compiled")
+ENGINES = ("onnx", "torch", "compiled", "native")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_BAGS = ROOT.parent / "shared" / "data" / "bags"
 DEFAULT_BAGS = ("imu_400hz_dropouts.bag", "husky_imu_gps_odom.bag")

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rates", default="200,1000", help="IMU rates to measure, Hz")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each run, s")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of relay and node per rate")
-    parser.add_argument("--engine", default="onnx", choices=["torch", "onnx", "compiled"],
+    parser.add_argument("--engine", default="onnx", choices=["torch", "onnx", "compiled", "native"],
                         help="the policy node's step engine")
     parser.set_defaults(handler=_run)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 __all__ = ["add_arguments"]
 
-ENGINES = ("torch", "onnx", "compiled")
+ENGINES = ("torch", "onnx", "compiled", "native")
 IMU_TARGET_US = {"cfc": 50.0, "ltc": 100.0}
 CAMERA_TARGET_US = 2000.0
 

@@ -134,7 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-config", type=Path, help=f"training config (default config/{TRAIN_CONFIG})")
     parser.add_argument("--episodes", type=int, default=3, help="episodes flown through ROS 2")
     parser.add_argument("--seed", type=int, default=1000, help="seed of the first closed-loop episode")
-    parser.add_argument("--engine", choices=("torch", "onnx", "compiled"), default="onnx",
+    parser.add_argument("--engine", choices=("torch", "onnx", "compiled", "native"), default="onnx",
                         help="policy_node's engine (and the replay's)")
     parser.set_defaults(handler=_run)
 

@@ -101,8 +101,8 @@ class Deployment:
     #: ``(controller, PolicyConfig)``, e.g. an expert wrapped as a policy
     controller: str = ""
     output: OutputTopic = field(default_factory=OutputTopic)
-    #: torch (eager), onnx or compiled
-    engine: Literal["torch", "onnx", "compiled"] = "onnx"
+    #: torch (eager), onnx, compiled (AOTInductor) or native (generated C; needs `cc`)
+    engine: Literal["torch", "onnx", "compiled", "native"] = "onnx"
     #: onnx: a step exported with `lnn-control export` (empty: export at start-up)
     engine_file: str = ""
     #: start active, skipping the lifecycle's configure and activate transitions

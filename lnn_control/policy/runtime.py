@@ -29,10 +29,12 @@ from lnn_control.errors import ConfigError
 from lnn_control.policy.aligner import EventAligner, EventOutcome, RuntimeStats, StepInput
 from lnn_control.policy.model import LiquidPolicy, PolicyStep
 
-__all__ = ["EventOutcome", "PolicyRuntime", "RuntimeStats", "make_engine"]
+__all__ = ["ENGINES", "EventOutcome", "PolicyRuntime", "RuntimeStats", "make_engine"]
 
 Engine = Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
-EngineKind = Literal["torch", "onnx", "compiled"]
+EngineKind = Literal["torch", "onnx", "compiled", "native"]
+#: the step engines by name (see :class:`PolicyRuntime`)
+ENGINES: tuple[str, ...] = ("torch", "onnx", "compiled", "native")
 
 
 class PolicyRuntime:
@@ -40,8 +42,10 @@ class PolicyRuntime:
 
     :param policy: the policy (put in eval mode; its weights are read once).
     :param engine: how a step is computed: ``"torch"`` (eager PyTorch, the reference),
-        ``"onnx"`` (onnxruntime), ``"compiled"`` (AOTInductor; needs a C++ compiler once), or
-        any callable with the signature of :func:`make_engine`'s result.
+        ``"onnx"`` (onnxruntime), ``"compiled"`` (AOTInductor; needs a C++ compiler once),
+        ``"native"`` (the exported step as generated C, compiled with ``cc`` when the runtime is
+        built: the fastest, see :mod:`lnn_control.liquid.native`), or any callable with the
+        signature of :func:`make_engine`'s result.
     :param engine_file: ``onnx``: a step exported with ``lnn-control export`` (checked to come
         from this policy's weights); without it the step is exported to a temporary folder.
     """
@@ -181,18 +185,29 @@ def make_engine(
         return run_torch
     from lnn_control.policy.export import export_policy_onnx, open_policy_onnx
 
-    if kind not in ("onnx", "compiled"):
-        raise ConfigError(f"unknown engine {kind!r}; use 'torch', 'onnx' or 'compiled'")
+    if kind not in ENGINES:
+        raise ConfigError(f"unknown engine {kind!r}; use one of {', '.join(ENGINES)}")
     # the exported file is only read while the engine is built: nothing is left in /tmp
     with tempfile.TemporaryDirectory(prefix="lnn_control_engine_") as scratch:
         folder = Path(scratch)
-        if kind == "onnx":
-            session = open_policy_onnx(engine_file or export_policy_onnx(step.policy, folder / "policy_step.onnx"),
-                                       step.policy)
+        if kind in ("onnx", "native"):
+            path = engine_file or export_policy_onnx(step.policy, folder / "policy_step.onnx")
+            session = open_policy_onnx(path, step.policy)  # also checks that it has these weights
+            if kind == "native":
+                from lnn_control.liquid.native import NativeStep
+
+                native = NativeStep(path, folder)
         else:
             from lnn_control.liquid.export import compile_step
 
             compiled = compile_step(step, folder / "policy_step.pt2")
+    if kind == "native":
+
+        def run_native(inputs: np.ndarray, h: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+            action, h_new = native(inputs, h, dt)
+            return action[0], h_new
+
+        return run_native
     if kind == "onnx":
 
         def run_onnx(inputs: np.ndarray, h: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:

@@ -81,12 +81,13 @@ def test_exported_step_reproduces_every_runtime_command_of_a_recorded_sequence(
 
 
 @pytest.mark.parametrize(("name", "tolerance"), [("imu_cfc", 1e-5), ("imu_ltc", 1e-4)])
-def test_onnx_engine_runtime_tracks_the_torch_runtime_over_the_whole_bag(name, tolerance):
+@pytest.mark.parametrize("engine", ["onnx", "native"])
+def test_onnx_and_native_engine_runtimes_track_the_torch_runtime_over_the_whole_bag(name, tolerance, engine):
     """Free-running, each engine feeds back its own state: float32 rounding differences
     (~1e-6 a step) accumulate in the LTC's slow state to a few 1e-5 over 3,520 steps."""
     events = recorded_imu()
     policy_ = policy(name, seed=5)
-    np.testing.assert_allclose(commands(PolicyRuntime(policy_, "onnx"), events),
+    np.testing.assert_allclose(commands(PolicyRuntime(policy_, engine), events),
                                commands(PolicyRuntime(policy_), events), atol=tolerance, rtol=0)
 
 
@@ -97,10 +98,11 @@ def test_a_step_exported_from_other_weights_is_refused(tmp_path):
         PolicyRuntime(policy("imu_cfc", seed=2), "onnx", engine_file=tmp_path / "step.onnx")
 
 
-def test_compiled_engine_matches_the_runtime(tmp_path):
+@pytest.mark.parametrize("engine", ["compiled", "native"])
+def test_compiled_and_native_engines_match_the_runtime(engine):
     events = recorded_imu(limit=300)
     policy_ = policy("imu_cfc", seed=6)
-    np.testing.assert_allclose(commands(PolicyRuntime(policy_, "compiled"), events),
+    np.testing.assert_allclose(commands(PolicyRuntime(policy_, engine), events),
                                commands(PolicyRuntime(policy_), events), atol=1e-5, rtol=0)
 
 
