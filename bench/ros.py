@@ -3,20 +3,24 @@
 Three processes per run, all on loopback with a domain id of their own: an IMU publisher (200 Hz
 and 1 kHz, sensor-data QoS), the node under test, and a command receiver (see
 :mod:`lnn_control.bench.ros_probe`). The node is ``policy_node`` with an IMU-only CfC/NCP policy
-(``config/models/imu_cfc.yaml``, random weights, ``config/ros/imu_policy.yaml``) or, as the
-reference in the same run, a bare relay that only copies the stamp. Reported: the latency from
+(``config/models/imu_cfc.yaml``, random weights, ``config/ros/imu_policy.yaml``, the ``native``
+engine by default) or, as the reference in the same run, a bare relay on the same executor that
+only copies the stamp, so the difference is the node's own work. Reported: the latency from
 each IMU message's stamp to the arrival of the command computed from it (median, p99) and the
 fraction of IMU messages that produced a command. Targets: median <= relay + 100 us, and no lost
 messages at 1 kHz.
 
-On this 2-core VM a core that has slept for 5 ms runs the next policy step 6-10x slower than a
-busy one (measured with the step alone: onnx 25 us back to back, 190-300 us after a 5 ms sleep),
-so the node's extra work over the relay costs several times what it costs in a tight loop.
-(Polling instead of sleeping, tried for both nodes, did not change the result end to end.)
+On this 2-core VM a core that has slept for 5 ms runs the next policy step 4-10x slower than a
+busy one (its caches are cold: pinned to one core, a busy-waiting loop keeps the step at its
+back-to-back time), so the node's extra work costs several times what it costs in a tight loop.
+This is why the engine matters more than its step time suggests: onnxruntime's ~60 node
+dispatches (23 us back to back) measured +132 to +171 us over the relay at 1 kHz; the native
+engine's generated C (2.4 us) brings the node's extra cost to what its Python code costs.
 
 This machine's wake-up latency drifts by hundreds of microseconds over a minute (the relay alone
 measured 460 us, then 900 us, at 200 Hz), so the relay and the node alternate, ``--rounds``
-times each per rate, and each row pools its rounds: the drift then falls on both alike.
+times each per rate, in the order relay, node, node, relay, ..., and each row pools its rounds:
+the drift then falls on both alike.
 """
 
 from __future__ import annotations
@@ -43,8 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", default="out/bench_ros.json", help="where to write results")
     parser.add_argument("--rates", default="200,1000", help="IMU rates to measure, Hz")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each run, s")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of relay and node per rate")
-    parser.add_argument("--engine", default="onnx", choices=["torch", "onnx", "compiled", "native"],
+    parser.add_argument("--rounds", type=int, default=6, help="alternating runs of relay and node per rate")
+    parser.add_argument("--engine", default="native", choices=["torch", "onnx", "compiled", "native"],
                         help="the policy node's step engine")
     parser.set_defaults(handler=_run)
 
@@ -56,6 +60,7 @@ def _run(args: argparse.Namespace) -> int:
     from lnn_control.bench.common import config_path, machine_info, print_table, write_json
     from lnn_control.config import load_config
     from lnn_control.policy import LiquidPolicy, PolicyConfig, save_checkpoint
+    from lnn_control.policy.export import export_policy_onnx
 
     root = config_path("")
     rates = [float(r) for r in args.rates.split(",")]
@@ -68,14 +73,18 @@ def _run(args: argparse.Namespace) -> int:
                        "--params-file", str(root / "ros" / "imu_policy.yaml"),
                        "-p", f"checkpoint:={checkpoint}", "-p", "autostart:=true",
                        "-p", f"engine:={args.engine}"]
+        if args.engine in ("onnx", "native"):  # exported once, as deployed (`lnn-control export`)
+            step = export_policy_onnx(policy, Path(tmp) / "step.onnx")
+            policy_node += ["-p", f"engine_file:={step}"]
         relay = [sys.executable, "-m", "lnn_control.bench.ros_probe", "relay"]
         task = progress.add_task("ROS benchmark", total=2 * len(rates) * args.rounds)
         nodes = {"bare relay": relay, f"policy_node ({args.engine})": policy_node}
         for rate in rates:
             runs: dict[str, list[tuple[int, Any]]] = {name: [] for name in nodes}
-            for _ in range(args.rounds):
-                for name, command in nodes.items():
-                    runs[name].append(_measure(command, rate, int(rate * args.seconds), Path(tmp)))
+            for round_ in range(args.rounds):
+                # relay, node, node, relay, ...: a drift within a pair of rounds falls on both alike
+                for name in list(nodes)[:: 1 if round_ % 2 == 0 else -1]:
+                    runs[name].append(_measure(nodes[name], rate, int(rate * args.seconds), Path(tmp)))
                     progress.advance(task)
             rows += [{"node": name, "rate_hz": rate, "rounds": args.rounds, **_pool(measured)}
                      for name, measured in runs.items()]

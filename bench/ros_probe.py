@@ -8,7 +8,8 @@ of a command is its arrival time minus the stamp of the IMU message it was compu
   paced by sleeping to each deadline; writes the stamps sent;
 - ``receive OUT.json``: records (stamp, arrival) of every command (reliable, deep queue, so the
   probe itself drops nothing) until SIGINT, then writes them;
-- ``relay``: the reference node: republishes each IMU's stamp as a command, nothing else.
+- ``relay``: the reference node: republishes each IMU's stamp as a command, nothing else, on
+  the policy node's executor (:func:`lnn_control.ros.spinning.spin`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import rclpy
 from geometry_msgs.msg import TwistStamped
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Imu
+
+from lnn_control.ros.spinning import spin
 
 IMU_TOPIC, COMMAND_TOPIC = "/imu/data", "/lnn_control/command"
 
@@ -90,7 +93,7 @@ def relay() -> None:
         publisher.publish(command)
 
     node.create_subscription(Imu, IMU_TOPIC, forward, qos_profile_sensor_data)
-    _spin(node)
+    spin(node)
 
 
 if __name__ == "__main__":

@@ -68,11 +68,12 @@ FUNCTION = "lnn_step"
 
 
 def generate_c(model: Any, inputs: list[str], outputs: list[str]) -> str:
-    """C source of ``void lnn_step(const float *in_0, ..., float *out_0, ...)`` computing
-    ``model`` (an ``onnx.ModelProto``) at batch size 1.
+    """C source of ``void lnn_step(void)`` computing ``model`` (an ``onnx.ModelProto``) at
+    batch size 1 from the global arrays ``float in_0[], in_1[], ...`` into ``out_0[], ...``
+    (a call without arguments: ctypes converts none).
 
-    :param inputs: the graph's input names, in the function's argument order (float32).
-    :param outputs: the output names, in argument order after the inputs.
+    :param inputs: the graph's input names (float32), in the order of ``in_k``.
+    :param outputs: the output names, in the order of ``out_k``.
     """
     from onnx import numpy_helper
     from onnx.reference import ReferenceEvaluator
@@ -93,12 +94,12 @@ def generate_c(model: Any, inputs: list[str], outputs: list[str]) -> str:
             constant.update(node.output)  # folded: its values are those of the run above
         else:
             code.node(node)
-    body = [f"    memcpy(out_{k}, {code.ref(name)}, sizeof(float) * {values[name].size});"
-            for k, name in enumerate(outputs)]
-    arguments = [f"const float *in_{k}" for k in range(len(inputs))] + [f"float *out_{k}" for k in range(len(outputs))]
+    body = [f"    memcpy(out_{k}, {code.ref(name)}, sizeof(out_{k}));" for k, name in enumerate(outputs)]
+    buffers = ([f"float in_{k}[{feeds[name].size}];" for k, name in enumerate(inputs)]
+               + [f"float out_{k}[{values[name].size}];" for k, name in enumerate(outputs)])
     return "\n".join([
-        "#include <math.h>", "#include <string.h>", "", *code.declarations, "",
-        f"void {FUNCTION}({', '.join(arguments)}) {{", *code.body, *body, "}", "",
+        "#include <math.h>", "#include <string.h>", "", *buffers, *code.declarations, "",
+        f"void {FUNCTION}(void) {{", *code.body, *body, "}", "",
     ])
 
 
@@ -294,21 +295,24 @@ class NativeStep:
                                capture_output=True, text=True)
         if build.returncode != 0:
             raise ConfigError(f"the native engine's C code did not compile: {build.stderr.strip()[:2000]}")
-        function = getattr(ctypes.CDLL(str(library)), FUNCTION)
-        function.restype = None
-        function.argtypes = [ctypes.c_void_p] * 5
-        self._function = function
-        x, h = (i.type.tensor_type.shape.dim[1].dim_value for i in model.graph.input[:2])
-        self._x, self._h = np.zeros((1, x), np.float32), np.zeros((1, h), np.float32)
-        self._dt = np.zeros((1, 1), np.float32)
-        ys = {o.name: o.type.tensor_type.shape.dim[1].dim_value for o in model.graph.output}
-        self._y, self._h_new = np.zeros((1, ys["y"]), np.float32), np.zeros((1, h), np.float32)
-        self._pointers = [a.ctypes.data for a in (self._x, self._h, self._dt, self._y, self._h_new)]
+        handle = ctypes.CDLL(str(library))
+        self._function = getattr(handle, FUNCTION)
+        self._function.restype = None
+        self._function.argtypes = []
+
+        def buffer(name: str, value: Any) -> np.ndarray:
+            """A (1, n) view of the library's global array for graph input or output ``value``."""
+            size = value.type.tensor_type.shape.dim[1].dim_value
+            return np.ctypeslib.as_array((ctypes.c_float * size).in_dll(handle, name)).reshape(1, size)
+
+        declared = {v.name: v for v in (*model.graph.input, *model.graph.output)}
+        self._x, self._h, self._dt = (buffer(f"in_{k}", declared[n]) for k, n in enumerate(INPUT_NAMES))
+        self._y, self._h_new = (buffer(f"out_{k}", declared[n]) for k, n in enumerate(OUTPUT_NAMES))
 
     def __call__(self, x: np.ndarray, h: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
         """``x (1, F)``, ``h (1, S)`` float32 and ``dt`` s -> ``(y (1, O), h_new (1, S))`` (new arrays)."""
-        np.copyto(self._x, x)
-        np.copyto(self._h, h)
+        self._x[...] = x
+        self._h[...] = h
         self._dt[0, 0] = dt
-        self._function(*self._pointers)
+        self._function()
         return self._y.copy(), self._h_new.copy()

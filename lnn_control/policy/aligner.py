@@ -29,7 +29,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -38,6 +38,9 @@ from lnn_control.policy.config import PolicyConfig, StreamSpec
 __all__ = ["EventAligner", "EventOutcome", "RuntimeStats", "StepInput"]
 
 NS = 1e-9
+#: the ages of a policy without aged streams (shared, read-only)
+NO_AGES = np.zeros(0, dtype=np.float32)
+NO_AGES.flags.writeable = False
 
 
 class EventOutcome(str, enum.Enum):
@@ -79,9 +82,8 @@ class RuntimeStats:
         self.last_rejection = message
 
 
-@dataclass(frozen=True)
-class StepInput:
-    """One network (sub-)step.
+class StepInput(NamedTuple):
+    """One network (sub-)step (a named tuple: one is made per sensor event).
 
     :param stamp_ns: the instant the step ends at, nanoseconds.
     :param dt_s: the time it integrates over, seconds.
@@ -189,7 +191,7 @@ class EventAligner:
         if array.shape != spec.value_shape:
             raise _Rejected("shape", f"stream {spec.name!r}: shape {array.shape} does not match "
                             f"the expected {spec.value_shape}")
-        if not math.isfinite(float(array.sum(dtype=np.float64))):  # float64: no overflow
+        if not math.isfinite(sum(array.ravel().tolist())):  # Python floats: no overflow
             raise _Rejected("non_finite", f"stream {spec.name!r}: value holds NaN or Inf")
         return array
 
@@ -253,6 +255,8 @@ class EventAligner:
         ]
 
     def _ages(self, now: int) -> np.ndarray:
+        if not self.aged:
+            return NO_AGES
         scale = 1.0 / self.control.max_age_s
         return np.array([min(max((now - self.stamps[s]) * NS, 0.0) * scale, 1.0) for s in self.aged],
                         dtype=np.float32)

@@ -65,6 +65,7 @@ class PolicyRuntime:
         step = policy.step_module()
         self.layout = step.layout
         self._ages = slice(step.ages_start, step.input_size)
+        self._aged = step.input_size > step.ages_start
         self._engine = engine if callable(engine) else make_engine(step, engine, engine_file)
         self._safe = np.asarray(config.actions.safe_command, dtype=np.float32)
         self._low = np.asarray(config.actions.low, dtype=np.float32)
@@ -153,11 +154,12 @@ class PolicyRuntime:
         for step in steps:
             if step.reset:
                 self._h[:] = 0.0
-            self._inputs[0, self._ages] = step.ages
+            if self._aged:
+                self._inputs[0, self._ages] = step.ages
             action, h = self._engine(self._inputs, self._h, step.dt_s)
-            # NaN or Inf anywhere makes the float64 sums non-finite
-            total = float(action.sum(dtype=np.float64)) + float(h.sum(dtype=np.float64))
-            if not math.isfinite(total):
+            # NaN or Inf anywhere; summed as Python floats (no overflow), since numpy's reductions
+            # cost ~10x more on a core that has just woken up (see bench/ros.py)
+            if not math.isfinite(sum(action.tolist()) + sum(h[0].tolist())):
                 self.stats.non_finite += 1
                 self._h[:] = 0.0
                 action = self._safe

@@ -124,8 +124,9 @@ def test_watchdog_sends_the_safe_command_within_its_timeout_plus_one_period(imu_
              "commands after the stream came back")
 
 
-def test_diagnostics_report_streams_and_inference(imu_node, probe):
-    imu_node(autostart="true", diagnostics_period_s=0.5, engine="onnx").wait_ready()
+@pytest.mark.parametrize("engine", ["onnx", "native"])
+def test_diagnostics_report_streams_and_inference(imu_node, probe, engine):
+    imu_node(autostart="true", diagnostics_period_s=0.5, engine=engine).wait_ready()
     diagnostics = probe.collect(DiagnosticArray, "/diagnostics")
     wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
     ImuSource(probe).send(150)
@@ -135,7 +136,7 @@ def test_diagnostics_report_streams_and_inference(imu_node, probe):
              10, "diagnostics counting the IMU messages")
     latest = diagnostics[-1][1]
     controller, imu = _values(latest, "controller"), _values(latest, "stream imu")
-    assert controller["state"] == "active" and controller["engine"] == "onnx"
+    assert controller["state"] == "active" and controller["engine"] == engine
     assert int(controller["commands_published"]) >= int(imu["received"])
     assert float(controller["inference_us_max"]) > 0
     assert imu["topic"] == "/imu/data" and imu["accepted_by_runtime"] == imu["received"]
