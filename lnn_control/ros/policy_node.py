@@ -70,6 +70,7 @@ class PolicyNode(LifecycleNode):
         super().__init__(node_name, allow_undeclared_parameters=True,
                          automatically_declare_parameters_from_overrides=True, **kwargs)
         self._active = False
+        self._sim_time = True  # until configured: the node's clock, whichever it is
         self._controller: Optional[Controller] = None
         self._entities: list[Any] = []
         if self.get_parameter_or("autostart", rclpy.Parameter("autostart", value=False)).value:
@@ -119,6 +120,7 @@ class PolicyNode(LifecycleNode):
 
     def _set_up(self, config: PolicyConfig) -> None:
         deployment = self.deployment
+        self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self._specs = {spec.name: spec for spec in config.streams}
         self._stepping = config.control.stream if config.control.mode == "stream" else None
         self._monitors = {
@@ -302,10 +304,9 @@ class PolicyNode(LifecycleNode):
         self._active = False
 
     def _now(self) -> int:
-        """The node's clock, ns: simulated time under ``use_sim_time``, else the system clock
-        (read directly: the same value without building an rclpy ``Time``, ~1.5 us a message)."""
-        clock = self.get_clock()
-        return clock.now().nanoseconds if clock.ros_time_is_active else time.time_ns()
+        """The node's clock, ns: simulated time under ``use_sim_time`` (read at configure), else
+        the system clock read directly (the same value without building an rclpy ``Time``)."""
+        return self.get_clock().now().nanoseconds if self._sim_time else time.time_ns()
 
 
 def main(args: Optional[list[str]] = None) -> None:
