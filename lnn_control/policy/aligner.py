@@ -117,6 +117,7 @@ class EventAligner:
         self.stepping = self.control.stream if self.control.mode == "stream" else None
         self.aged = list(config.aged_streams)
         self.stats = stats or RuntimeStats()
+        self._shapes = {spec.name: spec.value_shape for spec in config.streams}
         for name in self.specs:
             self.stats.events.setdefault(name, 0)
         self.reset()
@@ -188,7 +189,7 @@ class EventAligner:
             array = np.asarray(value, dtype=np.float32)
         except (TypeError, ValueError):
             raise _Rejected("dtype", f"stream {spec.name!r}: value is not numeric") from None
-        if array.shape != spec.value_shape:
+        if array.shape != self._shapes[spec.name]:
             raise _Rejected("shape", f"stream {spec.name!r}: shape {array.shape} does not match "
                             f"the expected {spec.value_shape}")
         if not math.isfinite(sum(array.ravel().tolist())):  # Python floats: no overflow
