@@ -91,11 +91,16 @@ def test_onnx_and_native_engine_runtimes_track_the_torch_runtime_over_the_whole_
                                commands(PolicyRuntime(policy_), events), atol=tolerance, rtol=0)
 
 
-def test_a_step_exported_from_other_weights_is_refused(tmp_path):
+@pytest.mark.parametrize("engine", ["onnx", "native"])
+def test_a_step_exported_from_other_weights_is_refused(tmp_path, engine):
     save_checkpoint(policy("imu_cfc", seed=1), tmp_path / "ckpt")
     assert main(["export", str(tmp_path / "ckpt"), "--onnx", str(tmp_path / "step.onnx")]) == 0
     with pytest.raises(ConfigError, match="not exported from this policy's weights"):
-        PolicyRuntime(policy("imu_cfc", seed=2), "onnx", engine_file=tmp_path / "step.onnx")
+        PolicyRuntime(policy("imu_cfc", seed=2), engine, engine_file=tmp_path / "step.onnx")
+    same = PolicyRuntime(policy("imu_cfc", seed=1), engine, engine_file=tmp_path / "step.onnx")
+    reference = PolicyRuntime(policy("imu_cfc", seed=1))
+    events = recorded_imu(limit=50)
+    np.testing.assert_allclose(commands(same, events), commands(reference, events), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("engine", ["compiled", "native"])
