@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 import numpy as np
 
+from lnn_control.engines import ENGINES
+from lnn_control.errors import ConfigError
 from lnn_control.resources import config_path
 
 __all__ = ["config_path", "latency_us", "machine_info", "print_table", "write_json"]
@@ -47,6 +49,16 @@ def latency_us(
         "mean_us": float(micro.mean()),
         "calls": calls,
     }
+
+
+def parse_engines(text: str) -> list[str]:
+    """The engines of an ``--engines`` option (comma-separated); a :class:`ConfigError` names the
+    unknown ones."""
+    engines = [e for e in text.split(",") if e]
+    unknown = sorted(set(engines) - set(ENGINES))
+    if unknown or not engines:
+        raise ConfigError(f"--engines takes a comma-separated subset of {list(ENGINES)}, got {unknown}")
+    return engines
 
 
 def machine_info() -> dict[str, Any]:

@@ -28,10 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lnn_control.engines import ENGINES
+
 __all__ = ["add_arguments"]
 
 TARGET_PER_S = 20_000.0
-ENGINES = ("onnx", "torch", "compiled", "native")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_BAGS = ROOT.parent / "shared" / "data" / "bags"
 DEFAULT_BAGS = ("imu_400hz_dropouts.bag", "husky_imu_gps_odom.bag")
@@ -56,14 +57,10 @@ def _run(args: argparse.Namespace) -> int:
     import torch
     from rich.progress import Progress
 
-    from lnn_control.bench.common import machine_info, print_table, write_json
+    from lnn_control.bench.common import machine_info, parse_engines, print_table, write_json
     from lnn_control.errors import ConfigError
 
-    engines = [e for e in args.engines.split(",") if e]
-    unknown = sorted(set(engines) - set(ENGINES))
-    if unknown or not engines:
-        raise ConfigError(f"--engines takes a comma-separated subset of {list(ENGINES)}, "
-                          f"got {unknown}")
+    engines = parse_engines(args.engines)
     if args.repeats < 1:
         raise ConfigError(f"--repeats must be at least 1, got {args.repeats}")
     bags = [Path(b) for b in args.bags] if args.bags else [SHARED_BAGS / b for b in DEFAULT_BAGS]

@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lnn_control.engines import ENGINES
+
 __all__ = ["add_arguments"]
 
 MARGIN_US = 100.0
@@ -48,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rates", default="200,1000", help="IMU rates to measure, Hz")
     parser.add_argument("--seconds", type=float, default=4.0, help="length of each run, s")
     parser.add_argument("--rounds", type=int, default=6, help="alternating runs of relay and node per rate")
-    parser.add_argument("--engine", default="native", choices=["torch", "onnx", "compiled", "native"],
+    parser.add_argument("--engine", default="native", choices=ENGINES,
                         help="the policy node's step engine")
     parser.set_defaults(handler=_run)
 

@@ -21,9 +21,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from lnn_control.engines import ENGINES
+
 __all__ = ["add_arguments"]
 
-ENGINES = ("torch", "onnx", "compiled", "native")
 IMU_TARGET_US = {"cfc": 50.0, "ltc": 100.0}
 CAMERA_TARGET_US = 2000.0
 
@@ -44,15 +45,12 @@ def _run(args: argparse.Namespace) -> int:
     import torch
     from rich.progress import Progress
 
-    from lnn_control.bench.common import config_path, machine_info, print_table, write_json
+    from lnn_control.bench.common import config_path, machine_info, parse_engines, print_table, write_json
     from lnn_control.errors import ConfigError
 
     if args.events < 5000:
         raise ConfigError(f"--events must be at least 5000, got {args.events}")
-    engines = [e for e in args.engines.split(",") if e]
-    unknown = sorted(set(engines) - set(ENGINES))
-    if unknown or not engines:
-        raise ConfigError(f"--engines takes a comma-separated subset of {list(ENGINES)}, got {unknown}")
+    engines = parse_engines(args.engines)
     torch.set_num_threads(1)
     models = Path(args.models) if args.models else config_path("models")
     rows: list[dict[str, Any]] = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from lnn_control.engines import ENGINES
+
 __all__ = ["add_arguments"]
 
 
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "did (reproduces live commands when latencies differ by stream)")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap",
                         help="storage of the output ROS 2 bag (default: mcap)")
-    parser.add_argument("--engine", choices=("torch", "onnx", "compiled", "native"), default=None,
+    parser.add_argument("--engine", choices=ENGINES, default=None,
                         help="step engine (default: the parameter file's 'engine')")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(handler=_run)

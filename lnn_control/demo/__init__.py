@@ -22,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
+from lnn_control.engines import ENGINES
 from lnn_control.errors import ConfigError
 from lnn_control.resources import config_path
 
@@ -134,7 +135,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-config", type=Path, help=f"training config (default config/{TRAIN_CONFIG})")
     parser.add_argument("--episodes", type=int, default=3, help="episodes flown through ROS 2")
     parser.add_argument("--seed", type=int, default=1000, help="seed of the first closed-loop episode")
-    parser.add_argument("--engine", choices=("torch", "onnx", "compiled", "native"), default="onnx",
+    parser.add_argument("--engine", choices=ENGINES, default="onnx",
                         help="policy_node's engine (and the replay's)")
     parser.set_defaults(handler=_run)
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from lnn_control.config import config_from_dict, merge, read_yaml
+from lnn_control.engines import EngineKind
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.events import Controller
@@ -102,7 +103,7 @@ class Deployment:
     controller: str = ""
     output: OutputTopic = field(default_factory=OutputTopic)
     #: torch (eager), onnx, compiled (AOTInductor) or native (generated C; needs `cc`)
-    engine: Literal["torch", "onnx", "compiled", "native"] = "onnx"
+    engine: EngineKind = "onnx"
     #: onnx: a step exported with `lnn-control export` (empty: export at start-up)
     engine_file: str = ""
     #: start active, skipping the lifecycle's configure and activate transitions

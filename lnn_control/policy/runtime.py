@@ -20,21 +20,19 @@ import tempfile
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Optional
 
 import numpy as np
 import torch
 
+from lnn_control.engines import ENGINES, EngineKind
 from lnn_control.errors import ConfigError
 from lnn_control.policy.aligner import EventAligner, EventOutcome, RuntimeStats, StepInput
 from lnn_control.policy.model import LiquidPolicy, PolicyStep
 
-__all__ = ["ENGINES", "EventOutcome", "PolicyRuntime", "RuntimeStats", "make_engine"]
+__all__ = ["EventOutcome", "PolicyRuntime", "RuntimeStats", "make_engine"]
 
 Engine = Callable[[np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
-EngineKind = Literal["torch", "onnx", "compiled", "native"]
-#: the step engines by name (see :class:`PolicyRuntime`)
-ENGINES: tuple[str, ...] = ("torch", "onnx", "compiled", "native")
 
 
 class PolicyRuntime:
