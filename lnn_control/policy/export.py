@@ -18,7 +18,7 @@ from typing import Any
 
 from lnn_control.errors import ConfigError
 
-__all__ = ["add_arguments", "export_policy_onnx", "open_policy_onnx", "policy_fingerprint"]
+__all__ = ["add_arguments", "check_policy_onnx", "export_policy_onnx", "open_policy_onnx", "policy_fingerprint"]
 
 FINGERPRINT_KEY = "lnn_control.weights_sha256"
 LAYOUT_KEY = "lnn_control.layout"
@@ -67,21 +67,28 @@ def export_policy_onnx(policy: Any, path: str | os.PathLike[str]) -> Path:
 
 
 def open_policy_onnx(path: str | os.PathLike[str], policy: Any, threads: int = 1) -> Any:
-    """An :class:`~lnn_control.liquid.export.OnnxStep` for ``path``, after checking that it was
-    exported from ``policy``'s weights."""
+    """An :class:`~lnn_control.liquid.export.OnnxStep` for ``path``, after
+    :func:`check_policy_onnx`."""
     from lnn_control.liquid.export import OnnxStep
+
+    check_policy_onnx(path, policy)
+    return OnnxStep(path, threads)
+
+
+def check_policy_onnx(path: str | os.PathLike[str], policy: Any) -> None:
+    """Raise :class:`ConfigError` unless ``path`` is a step exported from ``policy``'s weights."""
+    import onnx
 
     if not Path(path).is_file():
         raise ConfigError(f"exported step {str(path)!r} does not exist")
-    step = OnnxStep(path, threads)
-    stored = step.session.get_modelmeta().custom_metadata_map.get(FINGERPRINT_KEY)
+    metadata = onnx.load(str(path), load_external_data=False).metadata_props
+    stored = {entry.key: entry.value for entry in metadata}.get(FINGERPRINT_KEY)
     if stored != policy_fingerprint(policy):
         raise ConfigError(
             f"{path} was not exported from this policy's weights (fingerprint "
             f"{str(stored)[:12]}... vs {policy_fingerprint(policy)[:12]}...); export it again "
             "with `lnn-control export CKPT --onnx PATH`"
         )
-    return step
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -183,7 +183,7 @@ def make_engine(
             return action[0].numpy(), h_new.numpy()
 
         return run_torch
-    from lnn_control.policy.export import export_policy_onnx, open_policy_onnx
+    from lnn_control.policy.export import check_policy_onnx, export_policy_onnx, open_policy_onnx
 
     if kind not in ENGINES:
         raise ConfigError(f"unknown engine {kind!r}; use one of {', '.join(ENGINES)}")
@@ -192,10 +192,12 @@ def make_engine(
         folder = Path(scratch)
         if kind in ("onnx", "native"):
             path = engine_file or export_policy_onnx(step.policy, folder / "policy_step.onnx")
-            session = open_policy_onnx(path, step.policy)  # also checks that it has these weights
-            if kind == "native":
+            if kind == "onnx":
+                session = open_policy_onnx(path, step.policy)
+            else:
                 from lnn_control.liquid.native import NativeStep
 
+                check_policy_onnx(path, step.policy)
                 native = NativeStep(path, folder)
         else:
             from lnn_control.liquid.export import compile_step
