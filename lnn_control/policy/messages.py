@@ -32,8 +32,9 @@ __all__ = [
     "world_velocity",
 ]
 
-#: message types each stream kind can be read from
+#: the largest float32; a value beyond it cannot be held without becoming inf
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+#: message types each stream kind can be read from
 MESSAGE_TYPES: dict[str, tuple[str, ...]] = {
     "imu": ("sensor_msgs/msg/Imu",),
     "image": ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"),
