@@ -27,7 +27,7 @@ import numpy as np
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.quadrotor import ROTOR_DRAG, QuadrotorParams, RateController
 
-__all__ = ["GeometricController"]
+__all__ = ["GeometricController", "rotation_matrix", "yaw_of"]
 
 
 class GeometricController:
@@ -84,7 +84,7 @@ class GeometricController:
         if stream == "ground_truth":
             self._state = np.asarray(value, dtype=float)
             if self._yaw is None and self._goal is not None and len(self._goal) == 3:
-                self._yaw = _yaw(_rotation(self._state[3:7]))
+                self._yaw = yaw_of(rotation_matrix(self._state[3:7]))
         elif stream == "goal":
             self._goal = np.asarray(value, dtype=float)
             self._yaw = float(self._goal[3]) if len(self._goal) == 4 else None
@@ -94,11 +94,19 @@ class GeometricController:
         if self._state is None or self._goal is None:
             return self._rates.hover_action.astype(np.float32)
         if self._yaw is None:
-            self._yaw = _yaw(_rotation(self._state[3:7]))
-        position, velocity = self._state[0:3], self._state[7:10]
-        rotation = _rotation(self._state[3:7])
+            self._yaw = yaw_of(rotation_matrix(self._state[3:7]))
+        return self.track(stamp_ns, self._goal[:3], self._yaw)
 
-        error = position - self._goal[:3]
+    def track(self, stamp_ns: int, goal: np.ndarray, yaw: float) -> np.ndarray:
+        """The action that flies from the last state towards ``goal`` ``(3,)`` m heading ``yaw`` rad.
+
+        :return: ``(4,)`` float32 CTBR action in [-1, 1].
+        """
+        assert self._state is not None
+        position, velocity = self._state[0:3], self._state[7:10]
+        rotation = rotation_matrix(self._state[3:7])
+
+        error = position - goal
         length = float(np.linalg.norm(error))
         if length > self.max_position_error:
             error *= self.max_position_error / length
@@ -117,7 +125,7 @@ class GeometricController:
 
         thrust = float(force @ rotation[:, 2])
         b3 = force / np.linalg.norm(force)
-        heading = np.array([math.cos(self._yaw), math.sin(self._yaw), 0.0])
+        heading = np.array([math.cos(yaw), math.sin(yaw), 0.0])
         b2 = np.cross(b3, heading)
         b2 /= np.linalg.norm(b2)
         desired = np.column_stack([np.cross(b2, b3), b2, b3])
@@ -127,7 +135,7 @@ class GeometricController:
         return self._rates.action(thrust, rates).astype(np.float32)
 
 
-def _rotation(quaternion_xyzw: np.ndarray) -> np.ndarray:
+def rotation_matrix(quaternion_xyzw: np.ndarray) -> np.ndarray:
     """Body-to-world rotation matrix of a ROS-order quaternion ``[x, y, z, w]``."""
     x, y, z, w = quaternion_xyzw / np.linalg.norm(quaternion_xyzw)
     return np.array(
@@ -139,6 +147,6 @@ def _rotation(quaternion_xyzw: np.ndarray) -> np.ndarray:
     )
 
 
-def _yaw(rotation: np.ndarray) -> float:
+def yaw_of(rotation: np.ndarray) -> float:
     """Heading of the body x axis in the world's horizontal plane, rad."""
     return math.atan2(rotation[1, 0], rotation[0, 0])
