@@ -28,7 +28,9 @@ class TargetSearch(GeometricController):
     """GeometricController (same options) that searches for QuadTarget's target before flying to it.
 
     Reads ``ground_truth`` and ``goal`` (``(4,)`` stand-off position m and the yaw rad facing the
-    target, which lies :attr:`QuadTargetEnv.STANDOFF` beyond it along that yaw).
+    target, which lies :attr:`QuadTargetEnv.STANDOFF` beyond it along that yaw). Given a goal
+    without a yaw (``(3,)``, e.g. from a ``PoseStamped`` topic) it cannot place the target and
+    flies straight to the goal, as :class:`GeometricController` does.
     """
 
     #: while searching, the heading set-point leads the current heading by this much, rad
@@ -46,7 +48,7 @@ class TargetSearch(GeometricController):
 
     def command(self, stamp_ns: int) -> np.ndarray:
         """``(4,)`` float32 CTBR action in [-1, 1]: searching until the target is found, then flying."""
-        if self._found or self._state is None or self._goal is None:
+        if self._found or self._state is None or self._goal is None or len(self._goal) != 4:
             return super().command(stamp_ns)
         if self.target_in_view():
             self._found = True

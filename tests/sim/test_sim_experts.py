@@ -84,3 +84,17 @@ def test_quad_target_expert_searches_counter_clockwise_until_the_camera_sees_the
         assert max(red for *_, red in log[found_at:found_at + 10]) > 10, seed
         assert result.success, (seed, result)
     env.close()
+
+
+def test_quad_target_expert_without_the_goal_yaw_flies_like_the_plain_controller() -> None:
+    """A (3,) goal (a PoseStamped topic) does not place the target: no search, the SE(3) command."""
+    from lnn_control.sim.experts.se3 import GeometricController
+    from lnn_control.sim.experts.target_search import TargetSearch
+
+    state = np.array([0, 0, 1, 0, 0, np.sin(0.5), np.cos(0.5), 0, 0, 0, 0, 0, 0], dtype=float)
+    commands = []
+    for expert in (TargetSearch(), GeometricController()):
+        expert.on_event("goal", 0, np.array([2.0, -1.0, 1.2]))
+        expert.on_event("ground_truth", 0, state)
+        commands.append(expert.command(0))
+    np.testing.assert_array_equal(*commands)
