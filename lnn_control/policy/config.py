@@ -14,9 +14,9 @@ from lnn_control.errors import ConfigError
 
 __all__ = ["ActionSpec", "ControlConfig", "CoreConfig", "PolicyConfig", "StreamSpec"]
 
-StreamKind = Literal["imu", "image", "joint_state", "odometry", "vector"]
+StreamKind = Literal["imu", "attitude", "image", "joint_state", "odometry", "vector"]
 Encoding = Literal["rgb8", "bgr8", "mono8"]
-FIXED_SIZES = {"imu": 6, "odometry": 13}
+FIXED_SIZES = {"imu": 6, "attitude": 3, "odometry": 13}
 
 
 @dataclass
@@ -25,7 +25,7 @@ class StreamSpec:
 
     #: the stream's name: what events carry and what a node maps a topic to
     name: str
-    #: imu (6,), odometry (13,), joint_state (2 * joints,), vector (size,), image (H, W, C)
+    #: imu (6,), attitude (3,), odometry (13,), joint_state (2 * joints,), vector (size,), image (H, W, C)
     kind: StreamKind
     #: vector streams: the vector's length
     size: Optional[int] = None
@@ -35,6 +35,8 @@ class StreamSpec:
     height: Optional[int] = None
     width: Optional[int] = None
     encoding: Encoding = "rgb8"
+    #: image streams: the CNN's head, ``pool`` or ``keypoints`` (see ImageEncoder)
+    head: Literal["pool", "keypoints"] = "pool"
     #: encoder output size (vector kinds: 0 feeds the standardised values directly)
     features: int = 16
 

@@ -43,7 +43,7 @@ class LiquidPolicy(nn.Module):
         encoders: dict[str, nn.Module] = {}
         for spec in config.streams:
             if spec.kind == "image":
-                encoders[spec.name] = ImageEncoder(spec.value_shape[-1], spec.features)
+                encoders[spec.name] = ImageEncoder(spec.value_shape[-1], spec.features, head=spec.head)
             else:
                 encoders[spec.name] = VectorEncoder(spec.value_shape[0], spec.features)
         self.encoders = nn.ModuleDict(encoders)
