@@ -27,7 +27,7 @@ Reader = Callable[[mujoco.MjData], np.ndarray]
 Noise = Callable[[np.ndarray], np.ndarray]
 
 #: message kinds of ``lnn_control.policy.events``
-KINDS = ("imu", "image", "joint_state", "odometry", "vector")
+KINDS = ("imu", "attitude", "image", "joint_state", "odometry", "vector")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ Stream values by kind (float arrays are float32 or float64; SI units):
 
 - ``imu``: ``(6,)`` angular velocity ``[wx, wy, wz]`` rad/s then linear acceleration
   ``[ax, ay, az]`` m/s^2 (specific force, as an accelerometer reads: +9.81 up at rest), body frame.
+- ``attitude``: ``(3,)`` the world's up direction in the body frame, ``R^T [0, 0, 1]`` (unit; level:
+  ``[0, 0, 1]``), from an attitude estimate (a flight controller's, as ``sensor_msgs/Imu``'s
+  ``orientation``); it holds roll and pitch, not yaw, which an estimator without a compass lacks.
 - ``image``: ``(H, W, C)`` uint8, rgb8 (C=3) unless the stream declares bgr8 or mono8 (C=1).
 - ``joint_state``: ``(2 n,)`` joint positions (rad or m) then velocities (rad/s or m/s).
 - ``odometry``: ``(13,)`` position ``[x, y, z]`` m, orientation quaternion ``[qx, qy, qz, qw]``

@@ -14,6 +14,7 @@ not a copy: ``nav_msgs/Odometry`` gives its linear velocity in the child (body) 
 from __future__ import annotations
 
 import io
+import math
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -37,6 +38,7 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: message types each stream kind can be read from
 MESSAGE_TYPES: dict[str, tuple[str, ...]] = {
     "imu": ("sensor_msgs/msg/Imu",),
+    "attitude": ("sensor_msgs/msg/Imu", "geometry_msgs/msg/QuaternionStamped"),
     "image": ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage"),
     "joint_state": ("sensor_msgs/msg/JointState",),
     "odometry": ("nav_msgs/msg/Odometry",),
@@ -98,7 +100,9 @@ def stream_value(
         )
     header = getattr(msg, "header", None)
     stamp = stamp_ns(header.stamp) if header is not None else None
-    if msgtype == "sensor_msgs/msg/Imu":
+    if kind == "attitude":
+        value = _up_in_body(msg, msgtype)
+    elif msgtype == "sensor_msgs/msg/Imu":
         value = _xyz(msg.angular_velocity) + _xyz(msg.linear_acceleration)
     elif msgtype == "nav_msgs/msg/Odometry":
         pose, twist = msg.pose.pose, msg.twist.twist
@@ -130,6 +134,34 @@ def _float32(value: list[float] | np.ndarray) -> np.ndarray:
         return np.array(value, dtype=np.float32)
     with np.errstate(over="ignore"):
         return np.asarray(value, dtype=np.float64).astype(np.float32)
+
+
+def _up_in_body(msg: Any, msgtype: str) -> list[float]:
+    """The world's up direction in the body frame, ``R^T [0, 0, 1]``, from an orientation
+    quaternion (body to world): an ``Imu``'s ``orientation`` or a ``QuaternionStamped``'s."""
+    if msgtype == "sensor_msgs/msg/Imu":
+        if msg.orientation_covariance[0] == -1.0:
+            raise ShapeError("this Imu message carries no orientation (orientation_covariance[0] "
+                             "is -1, REP 145); subscribe the attitude stream to the topic of the "
+                             "flight controller's attitude estimate, e.g. /mavros/imu/data")
+        q = msg.orientation
+    else:
+        q = msg.quaternion
+    x, y, z, w = q.x, q.y, q.z, q.w
+    norm = x * x + y * y + z * z + w * w  # 0 gives NaN, which the runtime rejects
+    scale = 2.0 / norm if norm > 0.0 else float("nan")
+    return [scale * (x * z - w * y), scale * (y * z + w * x), 1.0 - scale * (x * x + y * y)]
+
+
+def _tilt_quaternion(up: Sequence[float]) -> dict[str, float]:
+    """The yaw-free orientation (body to world) whose :func:`_up_in_body` is ``up`` (unit): the
+    shortest rotation taking the body vector ``up`` onto the world's z axis."""
+    x, y, z = (float(c) for c in up)
+    if z < -1.0 + 1e-12:  # upside down: half a turn about the body x axis
+        return {"x": 1.0, "y": 0.0, "z": 0.0, "w": 0.0}
+    # axis up x e_z = (y, -x, 0), quaternion [axis, 1 + up . e_z] normalised
+    norm = math.sqrt(y * y + x * x + (1.0 + z) ** 2)
+    return {"x": y / norm, "y": -x / norm, "z": 0.0, "w": (1.0 + z) / norm}
 
 
 def _joints(msg: Any, joint_names: Sequence[str]) -> np.ndarray:
@@ -203,6 +235,13 @@ def stream_message(
         raise ConfigError(f"a {kind} stream cannot be sent as {msgtype}; use one of {MESSAGE_TYPES.get(kind)}")
     header = {"stamp": ns_to_stamp(stamp), "frame_id": frame_id}
     v = [float(x) for x in np.asarray(value).reshape(-1)] if kind != "image" else []
+    if kind == "attitude" and msgtype == "geometry_msgs/msg/QuaternionStamped":
+        return {"header": header, "quaternion": _tilt_quaternion(v)}
+    if kind == "attitude":  # an Imu with the orientation only (covariances 0: given; -1: not given)
+        return {"header": header, "orientation": _tilt_quaternion(v), "orientation_covariance": [0.0] * 9,
+                "angular_velocity": _vector([0.0] * 3), "angular_velocity_covariance": [-1.0] + [0.0] * 8,
+                "linear_acceleration": _vector([0.0] * 3),
+                "linear_acceleration_covariance": [-1.0] + [0.0] * 8}
     if msgtype == "sensor_msgs/msg/Imu":
         return {"header": header,
                 "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0},

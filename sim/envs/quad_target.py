@@ -21,14 +21,17 @@ class QuadTargetEnv(QuadrotorEnv):
     ``6 a`` rad/s, yaw rate ``3 a`` rad/s). The target's position is in no observation: the policy
     has to find it in the image and keep it in view.
 
-    **Observation** ``Dict`` of the newest message of each selected stream (default ``camera`` and
-    ``imu``; ``odom`` may be added); all messages, stamped, are in ``info["sensor_events"]``:
+    **Observation** ``Dict`` of the newest message of each selected stream (default ``camera``,
+    ``attitude`` and ``imu``; ``odom`` may be added); all messages, stamped, are in
+    ``info["sensor_events"]``:
 
     ==========  ========  =======  ==============================================  =====  ======  =======
     stream      kind      shape    contents and units                              rate   jitter  latency
     ==========  ========  =======  ==============================================  =====  ======  =======
     camera      image     (S,S,3)  forward camera ``fpv`` rgb8, 80 deg, S=64        30     5 %     20 ms
     imu         imu       (6,)     gyro rad/s, specific force m/s^2 (body), noisy  200    2 %     2 ms
+    attitude    attitude  (3,)     the flight controller's estimate of the world's  100    2 %     5 ms
+                                   up direction in the body frame (1 deg error)
     odom        odometry  (13,)    position, quaternion [qx,qy,qz,qw], world       100    5 %     10 ms
                                    velocity, body rates (opt-in)
     ==========  ========  =======  ==============================================  =====  ======  =======
@@ -56,7 +59,7 @@ class QuadTargetEnv(QuadrotorEnv):
             privileged=True,
         ),
     }
-    DEFAULT_STREAMS = ("camera", "imu")
+    DEFAULT_STREAMS = ("camera", "attitude", "imu")
     #: how far short of the target the goal is, m
     STANDOFF = 0.7
 

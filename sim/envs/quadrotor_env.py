@@ -29,6 +29,7 @@ from lnn_control.sim.streams import Reader, StreamSpec
 from lnn_control.sim.timing import StreamTiming
 
 __all__ = [
+    "ATTITUDE_ERROR_STD",
     "CRASH_PENALTY",
     "HOLD_RADIUS",
     "HOLD_TIME",
@@ -47,6 +48,12 @@ QUADROTOR_STREAMS: dict[str, StreamSpec] = {
         "rest), body frame, with white noise and bias (scenario `imu`)",
         StreamTiming(200.0, jitter=0.02, latency_s=0.002),
     ),
+    "attitude": StreamSpec(
+        "attitude", (3,), "the flight controller's attitude estimate as the world's up direction in "
+        "the body frame (unit; level: [0, 0, 1]), off the truth by a tilt error drawn per episode "
+        "(ATTITUDE_ERROR_STD), as /mavros/imu/data's orientation delivers it",
+        StreamTiming(100.0, jitter=0.02, latency_s=0.005),
+    ),
     "odom": StreamSpec(
         "odometry", (13,), "position m, quaternion [qx, qy, qz, qw], world velocity m/s, body rates "
         "rad/s (as motion capture or VIO delivers it; exact values, delayed)",
@@ -61,6 +68,9 @@ QUADROTOR_STREAMS: dict[str, StreamSpec] = {
     ),
 }
 
+#: standard deviation of the attitude estimate's tilt error per axis, rad (an EKF's few tenths of
+#: a degree to a degree in hover; held for the episode, like an accelerometer bias's effect)
+ATTITUDE_ERROR_STD = math.radians(1.0)
 #: success: within HOLD_RADIUS (m) of the goal for the last HOLD_TIME (s)
 HOLD_RADIUS = 0.1
 HOLD_TIME = 1.0
@@ -150,6 +160,7 @@ class QuadrotorEnv(SensorEnv):
         self._hover_ctrl = self.controller.motor_commands(self.controller.hover_action, np.zeros(3))
         self._previous_action = self.controller.hover_action
         self._held_s = 0.0
+        self._attitude_error = np.zeros(3)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -162,6 +173,14 @@ class QuadrotorEnv(SensorEnv):
     def _reader(self, name: str) -> Reader:
         if name == "imu":
             return self._sensor_reader("gyro", "accel")
+        if name == "attitude":
+            body, error = self._body_id, self._attitude_error
+
+            def read(data: mujoco.MjData) -> np.ndarray:
+                up = data.xmat[body, 6:9] + error  # R^T e3 is the rotation matrix's last row
+                return up / np.linalg.norm(up)
+
+            return read
         if name == "odom":
             # [position, quaternion w-first, linear velocity, gyro] -> ROS quaternion order
             return self._sensor_reader(
@@ -185,6 +204,9 @@ class QuadrotorEnv(SensorEnv):
         mujoco.mj_setConst(self.model, self.data)
         self._wind = Wind((), scenario.gust_std, scenario.gust_time_constant, self.control_dt, rng)
         self._wind.restart(self.draw.steady_wind)
+        # from a child generator, which draws nothing from ``rng``: the episodes stay those of
+        # the same seed before the attitude stream existed, whichever streams are chosen
+        self._attitude_error[:] = rng.spawn(1)[0].normal(0.0, ATTITUDE_ERROR_STD, 3)
 
     def _apply_action(self, action: np.ndarray) -> None:
         self._ctrl[:] = self.controller.motor_commands(action, self._body_rates)

@@ -96,7 +96,7 @@ def test_privileged_streams_are_apart_and_never_observed(env_id: str) -> None:
 
 
 def test_unknown_or_repeated_streams_are_refused_with_the_choices() -> None:
-    with pytest.raises(ConfigError, match=r"stream 'lidar' does not exist; observable streams are imu, odom, camera, goal"):
+    with pytest.raises(ConfigError, match=r"stream 'lidar' does not exist; observable streams are imu, attitude, odom, camera, goal"):
         gym.make("lnn_control/QuadHover-v0", streams=("imu", "lidar"))
     with pytest.raises(ConfigError, match="distinct"):
         gym.make("lnn_control/QuadHover-v0", streams=("imu", "imu"))
@@ -104,7 +104,7 @@ def test_unknown_or_repeated_streams_are_refused_with_the_choices() -> None:
 
 def test_quad_target_observes_no_target_position() -> None:
     env = gym.make("lnn_control/QuadTarget-v0")
-    assert set(env.observation_space.spaces) == {"camera", "imu"}
+    assert set(env.observation_space.spaces) == {"camera", "attitude", "imu"}
     assert env.observation_space["camera"].shape == (64, 64, 3)
     _, info = env.reset(seed=0)
     goal = next(e for e in info["privileged_events"] if e.stream == "goal").value
