@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from lnn_control.policy.config import ActionSpec
 from lnn_control.sim.envs.quadrotor_env import QUADROTOR_STREAMS, QuadrotorEnv, sample_start
 from lnn_control.sim.streams import StreamSpec
+from lnn_control.sim.velocity import VelocityLoop, velocity_actions
 
 __all__ = ["QuadTargetEnv"]
 
@@ -16,10 +18,12 @@ __all__ = ["QuadTargetEnv"]
 class QuadTargetEnv(QuadrotorEnv):
     """Fly to a red target seen only through the forward camera (the liquid-drone task).
 
-    The robot, action and timing are those of :class:`~lnn_control.sim.envs.quad_hover.QuadHoverEnv`
-    (CTBR action, ``Box(-1, 1, (4,))``: thrust ``(a0 + 1) / 2 * 0.596`` N, roll and pitch rates
-    ``6 a`` rad/s, yaw rate ``3 a`` rad/s). The target's position is in no observation: the policy
-    has to find it in the image and keep it in view.
+    The robot and timing are those of :class:`~lnn_control.sim.envs.quad_hover.QuadHoverEnv`; the
+    action is a velocity set-point for the autopilot's velocity mode (:mod:`lnn_control.sim.velocity`,
+    as the liquid-network drone of Chahine et al. 2023 was flown), ``Box(-1, 1, (4,))``: forward and
+    left velocity in the heading frame ``1.0 a`` m/s, up ``0.6 a`` m/s, yaw rate ``2.0 a`` rad/s.
+    The target's position is in no observation: the policy has to find it in the image and keep it
+    in view.
 
     **Observation** ``Dict`` of the newest message of each selected stream (default ``camera``,
     ``attitude`` and ``imu``; ``odom`` may be added); all messages, stamped, are in
@@ -67,6 +71,22 @@ class QuadTargetEnv(QuadrotorEnv):
         super().__init__(**kwargs)
         self.target = np.zeros(3)
         self.goal_yaw = 0.0
+        self.autopilot = VelocityLoop(self.nominal)
+        self._rotation = self.data.xmat[self._body_id].reshape(3, 3)
+        self._velocity = self.data.qvel[0:3]
+
+    def action_spec(self) -> ActionSpec:
+        """Forward, left, up velocity m/s and yaw rate rad/s (:func:`velocity_actions`); safe: hold."""
+        return velocity_actions()
+
+    def _apply_action(self, action: np.ndarray) -> None:
+        setpoint = self.to_command(action)
+        ctbr = self.autopilot.action(setpoint, self._rotation, self._velocity, self.control_dt)
+        super()._apply_action(ctbr)
+
+    def _place(self, qpos: np.ndarray, qvel: np.ndarray) -> None:
+        super()._place(qpos, qvel)
+        self.autopilot.reset()
 
     def _reset_task(self, rng: np.random.Generator) -> None:
         yaw = rng.uniform(-np.pi, np.pi, 1)

@@ -134,7 +134,8 @@ def goal_reward(distance: Any, speed: Any, rate: Any, change: Any, crash: Any) -
 
 
 class QuadrotorEnv(SensorEnv):
-    """Base of ``QuadHover`` and ``QuadTarget``: a Crazyflie 2.x under CTBR control at 100 Hz."""
+    """Base of ``QuadHover`` and ``QuadTarget``: a Crazyflie 2.x under CTBR control at 100 Hz
+    (QuadTarget puts an autopilot's velocity loop in front of it)."""
 
     ROBOT = "quadrotor"
     CONTROL_HZ = 100.0
@@ -158,7 +159,9 @@ class QuadrotorEnv(SensorEnv):
         self._drag = np.zeros(3)
         self._wind: Wind | None = None
         self._hover_ctrl = self.controller.motor_commands(self.controller.hover_action, np.zeros(3))
-        self._previous_action = self.controller.hover_action
+        #: the action that holds still (the action spec's safe command), the first "previous action"
+        self._rest_action = self.to_action(np.asarray(self.action_spec().safe))
+        self._previous_action = self._rest_action
         self._held_s = 0.0
         self._attitude_error = np.zeros(3)
 
@@ -229,7 +232,7 @@ class QuadrotorEnv(SensorEnv):
         self.data.act[:] = self._hover_ctrl
         self._ctrl[:] = self._hover_ctrl
         self._wind_force[:] = 0.0
-        self._previous_action = self.controller.hover_action
+        self._previous_action = self._rest_action
         self._held_s = 0.0
 
     def _goal_terms(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:

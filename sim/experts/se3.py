@@ -26,6 +26,7 @@ import numpy as np
 
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.quadrotor import ROTOR_DRAG, QuadrotorParams, RateController
+from lnn_control.sim.velocity import thrust_and_rates
 
 __all__ = ["GeometricController", "rotation_matrix", "yaw_of"]
 
@@ -118,20 +119,7 @@ class GeometricController:
         force = -self.k_x * error - self.k_v * velocity - self.k_i * self._integral + ROTOR_DRAG * velocity
         force[2] += weight
         force[2] = max(force[2], 0.2 * weight)
-        horizontal = math.hypot(force[0], force[1])
-        limit = force[2] * math.tan(self.max_tilt)
-        if horizontal > limit:
-            force[:2] *= limit / horizontal
-
-        thrust = float(force @ rotation[:, 2])
-        b3 = force / np.linalg.norm(force)
-        heading = np.array([math.cos(yaw), math.sin(yaw), 0.0])
-        b2 = np.cross(b3, heading)
-        b2 /= np.linalg.norm(b2)
-        desired = np.column_stack([np.cross(b2, b3), b2, b3])
-        mismatch = desired.T @ rotation - rotation.T @ desired
-        attitude_error = 0.5 * np.array([mismatch[2, 1], mismatch[0, 2], mismatch[1, 0]])
-        rates = -self.k_R * attitude_error
+        thrust, rates = thrust_and_rates(force, yaw, rotation, self.k_R, self.max_tilt)
         return self._rates.action(thrust, rates).astype(np.float32)
 
 
