@@ -7,7 +7,7 @@ the simulated envs, the ROS nodes (given those topics) and label DAgger data.
 env id                         expert
 =============================  ====================================================================
 ``lnn_control/QuadHover-v0``   :class:`~.se3.GeometricController` (Lee, Leok, McClamroch 2010)
-``lnn_control/QuadTarget-v0``  :class:`~.target_search.TargetSearch` (the same, after a search)
+``lnn_control/QuadTarget-v0``  :class:`~.target_search.TargetSearch` (velocity set-points, search)
 ``lnn_control/ArmReach-v0``    :class:`~.dls_ik.DampedLeastSquaresIK`
 =============================  ====================================================================
 """

@@ -1,12 +1,18 @@
-"""QuadTarget's expert: the SE(3) controller, but it finds the target the way a camera policy must.
+"""QuadTarget's expert: velocity set-points that find the target the way a camera policy must.
 
-The plain :class:`~.se3.GeometricController` knows the goal from the first instant and turns
-towards it whichever way is shorter, also when the target is outside the forward camera's view at
-the start (31 of QuadTarget's 100 evaluation seeds). A policy that sees only the camera and the
-IMU cannot copy that: nothing in its input says which way to turn, so imitation learns the average
-of left and right. This expert first holds its start position and yaws counter-clockwise, a fixed
-direction a learner can copy, until the target's centre has been well inside the camera's view;
-from then on it is the plain controller flying to the stand-off goal.
+An expert that knows the goal from the first instant would turn towards it whichever way is
+shorter, also when the target is outside the forward camera's view at the start (31 of
+QuadTarget's 100 evaluation seeds). A policy that sees only the camera cannot copy that: nothing
+in its input says which way to turn, so imitation learns the average of left and right. This
+expert holds its position and yaws counter-clockwise, a fixed direction a learner can copy,
+whenever the target is not in the camera's image, until the target's centre is well inside the
+view; from then on it flies to the stand-off goal and turns to face the target. Its mode is thus
+(up to that hysteresis) what the image shows: a learner flown off course by its own errors gets
+labels it can read from its camera, not ones that depend on where the expert has looked before.
+
+It commands QuadTarget's action, a velocity set-point (:mod:`lnn_control.sim.velocity`): a
+proportional position loop ``v = k_p (aim - x)``, its length clipped to ``max_speed``, in the
+heading frame, and a yaw rate ``k_psi wrap(psi_d - psi)`` (or :attr:`SEARCH_RATE` while searching).
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ import math
 
 import numpy as np
 
+from lnn_control.sim.actions import to_action
 from lnn_control.sim.envs.quad_target import QuadTargetEnv
-from lnn_control.sim.experts.se3 import GeometricController, rotation_matrix, yaw_of
+from lnn_control.sim.experts.se3 import rotation_matrix, yaw_of
+from lnn_control.sim.velocity import velocity_actions
 
 __all__ = ["TargetSearch"]
 
@@ -24,51 +32,96 @@ __all__ = ["TargetSearch"]
 CAMERA_OFFSET = np.array([0.02, 0.0, 0.006])
 
 
-class TargetSearch(GeometricController):
-    """GeometricController (same options) that searches for QuadTarget's target before flying to it.
+class TargetSearch:
+    """Search, then fly to QuadTarget's stand-off goal, on privileged state.
 
-    Reads ``ground_truth`` and ``goal`` (``(4,)`` stand-off position m and the yaw rad facing the
-    target, which lies :attr:`QuadTargetEnv.STANDOFF` beyond it along that yaw). Given a goal
-    without a yaw (``(3,)``, e.g. from a ``PoseStamped`` topic) it cannot place the target and
-    flies straight to the goal, as :class:`GeometricController` does.
+    Reads ``ground_truth`` (odometry ``(13,)``) and ``goal`` (``(4,)`` stand-off position m and
+    the yaw rad facing the target, which lies :attr:`QuadTargetEnv.STANDOFF` beyond it along
+    that yaw). Given a goal without a yaw (``(3,)``, e.g. from a ``PoseStamped`` topic) it cannot
+    place the target: it flies straight to the goal holding its first heading.
+
+    :param position_gain: ``k_p``, 1/s.
+    :param max_speed: the commanded velocity's largest length, m/s.
+    :param yaw_gain: ``k_psi``, 1/s.
     """
 
-    #: while searching, the heading set-point leads the current heading by this much, rad
-    #: (with the yaw gain 3: about 2 rad/s, a full turn in about 3 s)
-    SEARCH_LEAD = 0.8
+    #: yaw rate while searching, rad/s (a full turn in 3.5 s)
+    SEARCH_RATE = 1.8
     #: the target counts as found once its centre is within these angles of the camera's axis,
     #: horizontally and vertically, rad (the image spans +-40 deg both ways; a target well above
     #: or below the start is seen near the image's top or bottom edge and never nearer the middle)
     FOUND_WITHIN = (math.radians(28.0), math.radians(36.0))
+    #: the target counts as lost once its centre is this far left or right of the camera axis
+    #: (out of the image), rad; above or below the image it is not lost: the approach, which
+    #: climbs or sinks to the target's height, brings it back, where a search on the spot never would
+    LOST_BEYOND = math.radians(40.0)
+
+    def __init__(self, position_gain: float = 3.0, max_speed: float = 1.0, yaw_gain: float = 2.0) -> None:
+        self.position_gain, self.max_speed, self.yaw_gain = position_gain, max_speed, yaw_gain
+        self._spec = velocity_actions()
+        self.reset()
 
     def reset(self) -> None:
-        super().reset()
+        self._state: np.ndarray | None = None
+        self._goal: np.ndarray | None = None
+        self._yaw: float | None = None
         self._found = False
         self._hold: np.ndarray | None = None
 
-    def command(self, stamp_ns: int) -> np.ndarray:
-        """``(4,)`` float32 CTBR action in [-1, 1]: searching until the target is found, then flying."""
-        if self._found or self._state is None or self._goal is None or len(self._goal) != 4:
-            return super().command(stamp_ns)
-        if self.target_in_view():
-            self._found = True
-            self._integral[:] = 0.0  # what was integrated while holding is not the goal's
-            return super().command(stamp_ns)
-        if self._hold is None:
-            self._hold = self._state[:3].copy()
-        heading = yaw_of(rotation_matrix(self._state[3:7]))
-        return self.track(stamp_ns, self._hold, heading + self.SEARCH_LEAD)
+    def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
+        if stream == "ground_truth":
+            self._state = np.asarray(value, dtype=float)
+        elif stream == "goal":
+            self._goal = np.asarray(value, dtype=float)
+            self._yaw = float(self._goal[3]) if len(self._goal) == 4 else None
 
-    def target_in_view(self) -> bool:
-        """Whether the target's centre is within :attr:`FOUND_WITHIN` of the camera axis."""
-        assert self._state is not None and self._goal is not None
+    def command(self, stamp_ns: int) -> np.ndarray:
+        """``(4,)`` float32 velocity action in [-1, 1]; hold still until state and goal are known."""
+        if self._state is None or self._goal is None:
+            return to_action(self._spec, np.zeros(4))
+        position = self._state[:3]
+        heading = yaw_of(rotation_matrix(self._state[3:7]))
+        if self._yaw is None:
+            self._yaw = heading
+        if len(self._goal) == 4:
+            across, along = self.target_angles()
+            if self._found:
+                self._found = abs(across) < self.LOST_BEYOND
+            else:
+                self._found = abs(across) < self.FOUND_WITHIN[0] and abs(along) < self.FOUND_WITHIN[1]
+        if len(self._goal) == 4 and not self._found:
+            if self._hold is None:
+                self._hold = position.copy()
+            aim, yaw_rate = self._hold, self.SEARCH_RATE
+        else:
+            self._hold = None
+            aim = self._goal[:3]
+            yaw_rate = self.yaw_gain * math.remainder(self._facing(position) - heading, 2.0 * math.pi)
+        velocity = self.position_gain * (aim - position)
+        speed = float(np.linalg.norm(velocity))
+        if speed > self.max_speed:
+            velocity *= self.max_speed / speed
+        c, s = math.cos(heading), math.sin(heading)
+        forward, left = c * velocity[0] + s * velocity[1], -s * velocity[0] + c * velocity[1]
+        return to_action(self._spec, np.array([forward, left, velocity[2], yaw_rate]))
+
+    def _facing(self, position: np.ndarray) -> float:
+        """The heading that faces the target from ``position`` (with a (3,) goal: the first heading)."""
+        assert self._goal is not None and self._yaw is not None
+        if len(self._goal) != 4:
+            return self._yaw
+        dx, dy, _ = self._target() - position
+        return math.atan2(dy, dx)
+
+    def _target(self) -> np.ndarray:
+        """The target's centre ``(3,)`` m, :attr:`QuadTargetEnv.STANDOFF` beyond the goal."""
+        assert self._goal is not None
         yaw = float(self._goal[3])
-        target = self._goal[:3] + QuadTargetEnv.STANDOFF * np.array([math.cos(yaw), math.sin(yaw), 0.0])
+        return self._goal[:3] + QuadTargetEnv.STANDOFF * np.array([math.cos(yaw), math.sin(yaw), 0.0])
+
+    def target_angles(self) -> tuple[float, float]:
+        """The target centre's angles from the camera axis, left and up, rad (behind: beyond pi/2)."""
+        assert self._state is not None
         rotation = rotation_matrix(self._state[3:7])
-        forward, left, up = rotation.T @ (target - self._state[:3]) - CAMERA_OFFSET
-        across, along = self.FOUND_WITHIN
-        return bool(
-            forward > 0.0
-            and abs(left) < forward * math.tan(across)
-            and abs(up) < forward * math.tan(along)
-        )
+        forward, left, up = rotation.T @ (self._target() - self._state[:3]) - CAMERA_OFFSET
+        return math.atan2(left, forward), math.atan2(up, forward)

@@ -12,9 +12,11 @@ from lnn_control.sim.parameters import SimParameters
 CONFIG = ROOT / "config"
 #: policy_node parameter file -> the model config it maps
 POLICIES = {"imu_policy.yaml": "imu_cfc.yaml", "camera_imu_policy.yaml": "camera_imu_cfc.yaml",
-            "quad_hover_policy.yaml": "quad_hover_cfc.yaml", "arm_reach_policy.yaml": "arm_reach_cnn_cfc.yaml"}
+            "quad_hover_policy.yaml": "quad_hover_cfc.yaml", "arm_reach_policy.yaml": "arm_reach_cnn_cfc.yaml",
+            "quad_target_policy.yaml": "quad_target_cnn_cfc.yaml"}
 #: sim_node parameter file -> the policy_node parameter file flown with it
-PAIRS = {"quad_hover_sim.yaml": "quad_hover_policy.yaml", "arm_reach_sim.yaml": "arm_reach_policy.yaml"}
+PAIRS = {"quad_hover_sim.yaml": "quad_hover_policy.yaml", "arm_reach_sim.yaml": "arm_reach_policy.yaml",
+         "quad_target_sim.yaml": "quad_target_policy.yaml"}
 
 
 def test_every_parameter_file_is_covered():

@@ -76,25 +76,31 @@ def test_quad_target_expert_searches_counter_clockwise_until_the_camera_sees_the
         result = run_episode(env, expert, seed, on_step=record)
         found_at = next(i for i, (found, *_) in enumerate(log) if found)
         start = log[0][1]
-        searching = log[5:found_at]  # (the rate loop needs a few steps to spin up)
+        searching = log[10:found_at]  # (the autopilot needs a few steps to spin up)
         assert len(searching) > 10, (seed, found_at)  # it had to turn to find it
         assert all(np.linalg.norm(position - start) < 0.3 for _, position, _, _ in searching), seed
         assert np.mean([yaw_rate > 0.0 for _, _, yaw_rate, _ in searching]) > 0.9, seed
         # the next camera frames (30 Hz, 20 ms late) show the sphere well inside the image
         assert max(red for *_, red in log[found_at:found_at + 10]) > 10, seed
+        assert all(found for found, *_ in log[found_at:]), seed  # and it never lost it again
         assert result.success, (seed, result)
     env.close()
 
 
-def test_quad_target_expert_without_the_goal_yaw_flies_like_the_plain_controller() -> None:
-    """A (3,) goal (a PoseStamped topic) does not place the target: no search, the SE(3) command."""
-    from lnn_control.sim.experts.se3 import GeometricController
+def test_quad_target_expert_without_the_goal_yaw_flies_straight_to_the_goal() -> None:
+    """A (3,) goal (a PoseStamped topic) does not place the target: no search; the velocity
+    set-point is k_p (goal - x) clipped to max_speed, in the heading frame, and no yaw rate."""
     from lnn_control.sim.experts.target_search import TargetSearch
+    from lnn_control.sim.velocity import VELOCITY_LIMITS
 
-    state = np.array([0, 0, 1, 0, 0, np.sin(0.5), np.cos(0.5), 0, 0, 0, 0, 0, 0], dtype=float)
-    commands = []
-    for expert in (TargetSearch(), GeometricController()):
-        expert.on_event("goal", 0, np.array([2.0, -1.0, 1.2]))
+    heading = 1.0  # rad: quaternion [0, 0, sin(h / 2), cos(h / 2)]
+    state = np.array([0, 0, 1, 0, 0, np.sin(heading / 2), np.cos(heading / 2), 0, 0, 0, 0, 0, 0], dtype=float)
+    for goal, gain in (([0.1, -0.2, 1.1], 3.0), ([2.0, -1.0, 1.2], 1.0 / np.sqrt(5.04))):
+        expert = TargetSearch()
+        expert.on_event("goal", 0, np.array(goal))
         expert.on_event("ground_truth", 0, state)
-        commands.append(expert.command(0))
-    np.testing.assert_array_equal(*commands)
+        world = gain * (np.array(goal) - state[:3])  # the second one is clipped to 1 m/s
+        forward = world[0] * np.cos(heading) + world[1] * np.sin(heading)
+        left = -world[0] * np.sin(heading) + world[1] * np.cos(heading)
+        expected = np.array([forward, left, world[2], 0.0]) / VELOCITY_LIMITS
+        np.testing.assert_allclose(expert.command(0), expected, atol=1e-6)
