@@ -72,6 +72,7 @@ class QuadTargetEnv(QuadrotorEnv):
         self.target = np.zeros(3)
         self.goal_yaw = 0.0
         self.autopilot = VelocityLoop(self.nominal)
+        self._rest_action = self._previous_action = np.zeros(4)  # a zero velocity set-point
         self._rotation = self.data.xmat[self._body_id].reshape(3, 3)
         self._velocity = self.data.qvel[0:3]
 

@@ -159,8 +159,8 @@ class QuadrotorEnv(SensorEnv):
         self._drag = np.zeros(3)
         self._wind: Wind | None = None
         self._hover_ctrl = self.controller.motor_commands(self.controller.hover_action, np.zeros(3))
-        #: the action that holds still (the action spec's safe command), the first "previous action"
-        self._rest_action = self.to_action(np.asarray(self.action_spec().safe))
+        #: the action that holds still, each episode's first "previous action" (CTBR: hover)
+        self._rest_action = self.controller.hover_action
         self._previous_action = self._rest_action
         self._held_s = 0.0
         self._attitude_error = np.zeros(3)
