@@ -5,8 +5,8 @@ shorter, also when the target is outside the forward camera's view at the start 
 QuadTarget's 100 evaluation seeds). A policy that sees only the camera cannot copy that: nothing
 in its input says which way to turn, so imitation learns the average of left and right. This
 expert holds its position and yaws counter-clockwise, a fixed direction a learner can copy,
-whenever the target is not in the camera's image, until the target's centre is well inside the
-view; from then on it flies to the stand-off goal and turns to face the target. Its mode is thus
+whenever the target is out of the camera's image to the side, until the target's centre is well
+inside the view; from then on it flies to the stand-off goal and turns to face the target. Its mode is thus
 (up to that hysteresis) what the image shows: a learner flown off course by its own errors gets
 labels it can read from its camera, not ones that depend on where the expert has looked before.
 
