@@ -39,6 +39,10 @@ class StreamSpec:
     head: Literal["pool", "keypoints"] = "pool"
     #: encoder output size (vector kinds: 0 feeds the standardised values directly)
     features: int = 16
+    #: image streams: outputs of a linear head on the CNN's features that training fits to
+    #: privileged labels of the simulation (an auxiliary loss, e.g. where the target is in the
+    #: image); 0: none. The runtime never evaluates it.
+    auxiliary: int = 0
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.name):
@@ -52,6 +56,8 @@ class StreamSpec:
             raise ConfigError(f"image stream {self.name!r} needs features >= 1")
         if self.features < 0:
             raise ConfigError(f"stream {self.name!r} features must be >= 0")
+        if self.auxiliary < 0 or (self.auxiliary and self.kind != "image"):
+            raise ConfigError(f"stream {self.name!r}: auxiliary must be 0, or >= 1 on an image stream")
 
     @property
     def value_shape(self) -> tuple[int, ...]:

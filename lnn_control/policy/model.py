@@ -47,6 +47,11 @@ class LiquidPolicy(nn.Module):
             else:
                 encoders[spec.name] = VectorEncoder(spec.value_shape[0], spec.features)
         self.encoders = nn.ModuleDict(encoders)
+        #: per image stream with ``auxiliary`` outputs: the training-only head on its features
+        self.auxiliary = nn.ModuleDict({
+            spec.name: nn.Linear(int(encoders[spec.name].output_size), spec.auxiliary)
+            for spec in config.streams if spec.auxiliary
+        })
         self.stream_names = [spec.name for spec in config.streams]
         self.aged_streams = config.aged_streams
         features = sum(int(encoder.output_size) for encoder in encoders.values())

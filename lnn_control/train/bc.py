@@ -6,7 +6,8 @@ a resumed run draws the same order) and laid into lanes; each update takes the n
 every lane, starts from the state the previous chunk ended in (detached), runs the policy with
 every step's real ``dt`` and minimises the squared error to the expert's command, each action
 measured in half-ranges of its limits (so thrust in newtons and rates in rad/s weigh alike),
-averaged over the unpadded steps. Adam, gradients clipped to a global norm, the step size
+averaged over the unpadded steps; a policy with an auxiliary head adds ``auxiliary_weight`` times
+the squared error of its outputs to their labels, averaged over the labels that exist (not NaN). Adam, gradients clipped to a global norm, the step size
 annealed by a cosine over the phase. After each epoch the
 validation episodes are run whole; the phase stops after ``max_epochs`` epochs,
 ``max_updates`` updates or ``patience`` epochs without a better validation loss, and ends with
@@ -34,7 +35,7 @@ from lnn_control.train.dataset import Batch, StepDataset
 from lnn_control.train.sequence import run_batch
 from lnn_control.train.state import TrainingState
 
-__all__ = ["command_loss", "fit", "set_input_statistics", "validation_loss"]
+__all__ = ["auxiliary_loss", "command_loss", "fit", "set_input_statistics", "validation_loss"]
 
 
 def set_input_statistics(policy: LiquidPolicy, data: StepDataset, min_std: float) -> None:
@@ -54,11 +55,22 @@ def command_loss(policy: LiquidPolicy, commands: Tensor, batch: Batch, weights: 
     return (per_step * batch.mask).sum() / batch.mask.sum().clamp(min=1.0)
 
 
+def auxiliary_loss(outputs: Optional[Tensor], batch: Batch) -> Tensor:
+    """Mean squared error of the auxiliary heads' ``outputs`` ``(B, L, M)`` to ``batch.auxiliary``
+    over the unpadded steps' labels that are not NaN; 0 without a head."""
+    if outputs is None or batch.auxiliary is None:
+        return torch.zeros(())
+    known = torch.isfinite(batch.auxiliary) & (batch.mask > 0).unsqueeze(-1)
+    error = torch.where(known, outputs - batch.auxiliary.nan_to_num(), torch.zeros_like(outputs))
+    return error.square().sum() / known.sum().clamp(min=1)
+
+
 @torch.no_grad()
 def validation_loss(
     policy: LiquidPolicy, data: Optional[StepDataset], optim: OptimConfig, weights: Optional[Tensor]
 ) -> float:
-    """The loss over all of ``data`` (episodes whole, in chunks carrying the state); NaN if empty."""
+    """The command loss over all of ``data`` (episodes whole, in chunks carrying the state); NaN if
+    empty. The auxiliary loss is left out: early stopping judges the commands."""
     if data is None or len(data) == 0:
         return float("nan")
     policy.eval()
@@ -66,7 +78,7 @@ def validation_loss(
     total, count, carry = 0.0, 0.0, None
     for start in range(0, index.shape[1], optim.chunk_steps):
         batch = data.batch(index[:, start : start + optim.chunk_steps])
-        commands, states = run_batch(policy, batch, carry)
+        commands, states, _ = run_batch(policy, batch, carry)
         steps = float(batch.mask.sum())
         total += float(command_loss(policy, commands, batch, weights)) * steps
         count += steps
@@ -121,8 +133,10 @@ def fit(
                 group["lr"] = learning_rate * (low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * done)))
             start = state.chunk * optim.chunk_steps
             batch = train.batch(index[:, start : start + optim.chunk_steps])
-            commands, states = run_batch(policy, batch, state.carry)
+            commands, states, auxiliary = run_batch(policy, batch, state.carry)
             loss = command_loss(policy, commands, batch, weights)
+            if auxiliary is not None:
+                loss = loss + optim.auxiliary_weight * auxiliary_loss(auxiliary, batch)
 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -93,8 +93,12 @@ class OptimConfig:
     #: within a phase the step size follows a cosine from its value down to this fraction of it
     #: at the phase's max_epochs (1: constant)
     final_lr_fraction: float = 0.1
+    #: weight of the auxiliary loss (a policy with an auxiliary head; see lnn_control.train.bc)
+    auxiliary_weight: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.auxiliary_weight < 0:
+            raise ConfigError(f"auxiliary_weight must be >= 0, got {self.auxiliary_weight}")
         for key in ("learning_rate", "grad_clip", "min_std", "final_lr_fraction"):
             if not getattr(self, key) > 0:
                 raise ConfigError(f"{key} must be > 0, got {getattr(self, key)}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
@@ -37,6 +38,7 @@ class Batch:
     :param ages: ``(B, L, aged)``; :param dt: ``(B, L)`` s; :param reset: ``(B, L)`` bool.
     :param labels: ``(B, L, A)`` expert commands, physical units.
     :param mask: ``(B, L)`` float32, 0 on padding.
+    :param auxiliary: ``(B, L, M)`` auxiliary labels (NaN: none) if the policy has an auxiliary head.
     """
 
     vectors: dict[str, Tensor]
@@ -47,6 +49,7 @@ class Batch:
     reset: Tensor
     labels: Tensor
     mask: Tensor
+    auxiliary: Optional[Tensor] = None
 
 
 def lane_layout(lengths: Sequence[int], order: Sequence[int], lanes: int) -> list[list[int]]:
@@ -85,6 +88,8 @@ class StepDataset:
         self.dt = torch.zeros(0)
         self.reset = torch.zeros(0, dtype=torch.bool)
         self.labels = torch.zeros(0, self.actions)
+        outputs = sum(s.auxiliary for s in config.streams)
+        self.auxiliary = torch.zeros(0, outputs) if outputs else None
         self.extend(episodes)
 
     def __len__(self) -> int:
@@ -118,6 +123,10 @@ class StepDataset:
         self.dt = cat(self.dt, [e.dt for e in episodes])
         self.reset = cat(self.reset, [e.reset for e in episodes])
         self.labels = cat(self.labels, [e.labels for e in episodes])
+        if self.auxiliary is not None:
+            if any(e.auxiliary is None for e in episodes):
+                raise ValueError("the policy has an auxiliary head: featurize episodes with its labels")
+            self.auxiliary = cat(self.auxiliary, [e.auxiliary for e in episodes])
 
     def statistics(self, name: str) -> tuple[Tensor, Tensor]:
         """Mean and standard deviation of a vector stream's held values over all steps."""
@@ -156,4 +165,5 @@ class StepDataset:
             reset=self.reset[safe] & mask,
             labels=self.labels[safe],
             mask=mask.float(),
+            auxiliary=None if self.auxiliary is None else self.auxiliary[safe],
         )

@@ -17,13 +17,18 @@ label; only the second is applied, but the first is supervised too, so every sta
 passes through is trained (and at other IMU rates, in ``timing_ood``, each step still aims at the
 command in force). Steps from the events before the first instant's command (``t_0 = 0``) take
 the expert's command at ``t_0``.
+
+**Auxiliary labels.** A policy with an auxiliary head on an image stream is also fitted to a
+function of the privileged state (``(ground_truth, goal) -> (M,)``, see
+:data:`lnn_control.sim.experts.AUXILIARY_LABELS`), evaluated at every control instant on the
+privileged events recorded with the episode and aligned to the steps like the commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -32,7 +37,7 @@ from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.events import SensorEvent
 from lnn_control.train.demonstrations import Episode
 
-__all__ = ["EpisodeSteps", "StepRecorder", "featurize_episode"]
+__all__ = ["AuxiliaryLabels", "EpisodeSteps", "StepRecorder", "featurize_episode", "privileged_labels"]
 
 
 @dataclass
@@ -50,6 +55,7 @@ class EpisodeSteps:
     :param frames: per image stream, the distinct frames held ``(F, H, W, C)`` uint8.
     :param frame_index: per image stream, the frame held at each step ``(T,)`` int32.
     :param metadata: the episode's metadata.
+    :param auxiliary: ``(T, M)`` float32 auxiliary labels (NaN: none), or None.
     """
 
     stamp_ns: np.ndarray
@@ -62,6 +68,7 @@ class EpisodeSteps:
     frames: dict[str, np.ndarray] = field(default_factory=dict)
     frame_index: dict[str, np.ndarray] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    auxiliary: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.dt)
@@ -128,10 +135,30 @@ class StepRecorder:
             self.fresh = False
 
 
-def featurize_episode(config: PolicyConfig, episode: Episode) -> EpisodeSteps:
+#: auxiliary labels of a privileged state: ``(ground_truth (13,), goal) -> (M,)``
+AuxiliaryLabels = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def privileged_labels(episode: Episode, labels: AuxiliaryLabels) -> np.ndarray:
+    """``labels`` at every control instant ``(K+1, M)`` float32, on the newest ``ground_truth``
+    and ``goal`` events delivered by then."""
+    held: dict[str, np.ndarray] = {}
+    rows = []
+    for batch in episode.privileged.by_instant(episode.instants):
+        for event in batch:
+            held[event.stream] = event.value
+        rows.append(labels(held["ground_truth"], held["goal"]))
+    return np.asarray(rows, dtype=np.float32)
+
+
+def featurize_episode(
+    config: PolicyConfig, episode: Episode, auxiliary: Optional[AuxiliaryLabels] = None
+) -> EpisodeSteps:
     """The steps the policy described by ``config`` takes on ``episode``'s sensor events.
 
     Events of streams the policy does not read are skipped (the runtime would reject them).
+
+    :param auxiliary: the auxiliary-label function (see the module docstring), or None.
     """
     recorder = StepRecorder(config, EventAligner(config))
     for k, batch in enumerate(episode.sensor_batches()):
@@ -156,4 +183,5 @@ def featurize_episode(config: PolicyConfig, episode: Episode) -> EpisodeSteps:
         },
         frame_index={name: np.asarray(index, dtype=np.int32) for name, index in recorder.frame_index.items()},
         metadata=dict(episode.metadata),
+        auxiliary=None if auxiliary is None else privileged_labels(episode, auxiliary)[instant],
     )

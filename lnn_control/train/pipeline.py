@@ -172,6 +172,11 @@ class TrainingRun:
         self.env = env_spec_for(config.env.id, config.env.scenario, self.policy_config)
         check_actions(self.env, self.policy_config.actions)
         make_labelling_expert(self.config.env.id, config.expert)  # a bad option fails now
+        self.auxiliary_labels = None  # the privileged labels of the policy's auxiliary head, if any
+        if any(spec.auxiliary for spec in self.policy_config.streams):
+            from lnn_control.sim.experts import auxiliary_labels
+
+            self.auxiliary_labels = auxiliary_labels(config.env.id)
         if not resume:
             self.folder.root.mkdir(parents=True, exist_ok=True)
             saved.write_text(yaml.safe_dump(config.resolved(base), sort_keys=False))
@@ -219,7 +224,7 @@ class TrainingRun:
         for phase in range(config.dagger.rounds + 1):
             finished = state.phase > phase or (state.phase == phase and state.phase_done)
             episodes = self._collect(phase)
-            steps = [featurize_episode(self.policy_config, e) for e in episodes]
+            steps = [featurize_episode(self.policy_config, e, self.auxiliary_labels) for e in episodes]
             held_out = _split(len(steps), config.optim.val_fraction)
             train.extend(steps[: len(steps) - held_out])
             val.extend(steps[len(steps) - held_out :])

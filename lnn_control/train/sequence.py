@@ -6,7 +6,8 @@ A 64x64 frame arrives at 30 Hz but is held over the ~7 IMU steps (200 Hz) until 
 times. Here a batch carries its distinct frames and an index per step: the CNN encodes each frame
 once and its features are gathered to the steps (backpropagation sums the gradients of the steps
 that share a frame). Everything after the encoders is ``forward_sequence``'s computation; the
-tests check that both give the same commands and states.
+tests check that both give the same commands and states. A policy's auxiliary heads
+(:attr:`LiquidPolicy.auxiliary`) read the same frame features.
 """
 
 from __future__ import annotations
@@ -22,18 +23,24 @@ from lnn_control.train.dataset import Batch
 __all__ = ["run_batch"]
 
 
-def run_batch(policy: LiquidPolicy, batch: Batch, h0: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-    """Commands ``(B, L, A)`` (physical units) and core states ``(B, L, S)`` on ``batch``.
+def run_batch(
+    policy: LiquidPolicy, batch: Batch, h0: Optional[Tensor] = None
+) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+    """Commands ``(B, L, A)`` (physical units), core states ``(B, L, S)`` and the auxiliary heads'
+    outputs ``(B, L, M)`` (streams in order; None without a head) on ``batch``.
 
     :param h0: the state before the first step ``(B, S)``; zeros if ``None``.
     """
     import torch
 
-    features = []
+    features, auxiliary = [], []
     for spec in policy.config.streams:
         name = spec.name
         if spec.kind == "image":
-            features.append(policy.encode(name, batch.frames[name])[batch.frame_index[name]])
+            encoded = policy.encode(name, batch.frames[name])
+            features.append(encoded[batch.frame_index[name]])
+            if name in policy.auxiliary:
+                auxiliary.append(policy.auxiliary[name](encoded)[batch.frame_index[name]])
         else:
             features.append(policy.encode(name, batch.vectors[name]))
     x = torch.cat(features + [batch.ages], -1)
@@ -42,4 +49,4 @@ def run_batch(policy: LiquidPolicy, batch: Batch, h0: Optional[Tensor] = None) -
     core = policy.core
     prep = core.prepare()
     states = core.scan(core.input_terms(x, prep), state, sequence_dt(batch.dt, x).detach(), keep, prep)
-    return policy.actions(core.output(states, prep)), states
+    return policy.actions(core.output(states, prep)), states, torch.cat(auxiliary, -1) if auxiliary else None

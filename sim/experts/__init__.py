@@ -10,16 +10,24 @@ env id                         expert
 ``lnn_control/QuadTarget-v0``  :class:`~.target_search.TargetSearch` (velocity set-points, search)
 ``lnn_control/ArmReach-v0``    :class:`~.dls_ik.DampedLeastSquaresIK`
 =============================  ====================================================================
+
+:data:`AUXILIARY_LABELS` names, per env, a function of the privileged state ``(ground_truth,
+goal) -> (M,)`` whose values a policy's auxiliary head learns to predict in simulation (QuadTarget:
+where the target is in the camera's view, :func:`~.target_search.target_view`).
 """
 
 from __future__ import annotations
 
 import importlib
 
+from collections.abc import Callable
+
+import numpy as np
+
 from lnn_control.errors import ConfigError
 from lnn_control.policy.events import Controller
 
-__all__ = ["EXPERTS", "make_expert"]
+__all__ = ["AUXILIARY_LABELS", "EXPERTS", "auxiliary_labels", "make_expert"]
 
 #: env id -> "module:Class" of its expert
 EXPERTS: dict[str, str] = {
@@ -29,10 +37,31 @@ EXPERTS: dict[str, str] = {
 }
 
 
+#: env id -> "module:function" of its auxiliary labels, ``(ground_truth (13,), goal) -> (M,)``
+AUXILIARY_LABELS: dict[str, str] = {
+    "lnn_control/QuadTarget-v0": "lnn_control.sim.experts.target_search:target_view",
+}
+
+
+def _load(path: str) -> object:
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
 def make_expert(env_id: str) -> Controller:
     """A fresh expert for ``env_id`` (with its default gains)."""
     if env_id not in EXPERTS:
         raise ConfigError(f"no expert for env {env_id!r}: experts exist for {', '.join(EXPERTS)}")
-    module, name = EXPERTS[env_id].split(":")
-    expert: Controller = getattr(importlib.import_module(module), name)()
+    expert: Controller = _load(EXPERTS[env_id])()  # type: ignore[operator]
     return expert
+
+
+def auxiliary_labels(env_id: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The auxiliary-label function of ``env_id`` (see :data:`AUXILIARY_LABELS`)."""
+    if env_id not in AUXILIARY_LABELS:
+        raise ConfigError(
+            f"env {env_id!r} has no auxiliary labels (only {', '.join(AUXILIARY_LABELS)}): "
+            "remove the policy's auxiliary head (auxiliary: 0 on its image stream)"
+        )
+    labels: Callable[[np.ndarray, np.ndarray], np.ndarray] = _load(AUXILIARY_LABELS[env_id])  # type: ignore[assignment]
+    return labels

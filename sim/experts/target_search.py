@@ -26,10 +26,45 @@ from lnn_control.sim.envs.quad_target import QuadTargetEnv
 from lnn_control.sim.experts.se3 import rotation_matrix, yaw_of
 from lnn_control.sim.velocity import velocity_actions
 
-__all__ = ["TargetSearch"]
+__all__ = ["TargetSearch", "target_view"]
 
 #: the camera ``fpv`` looks along the body x axis (image right is body -y, image up is body z)
 CAMERA_OFFSET = np.array([0.02, 0.0, 0.006])
+#: half the camera's field of view, both ways, rad
+HALF_VIEW = math.radians(40.0)
+#: the distance unit of :func:`target_view`, m
+VIEW_DISTANCE_UNIT = 2.0
+
+
+def target_position(goal: np.ndarray) -> np.ndarray:
+    """The target's centre ``(3,)`` m, :attr:`QuadTargetEnv.STANDOFF` beyond the stand-off goal
+    ``(4,)`` (position m, yaw rad facing the target) along its yaw."""
+    yaw = float(goal[3])
+    return goal[:3] + QuadTargetEnv.STANDOFF * np.array([math.cos(yaw), math.sin(yaw), 0.0])
+
+
+def target_in_camera(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """The target's centre in the camera frame ``(3,)`` m: forward, left, up (odometry ``(13,)``,
+    goal ``(4,)``)."""
+    rotation = rotation_matrix(ground_truth[3:7])
+    return rotation.T @ (target_position(goal) - ground_truth[:3]) - CAMERA_OFFSET
+
+
+def target_view(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """What the camera should see of the target, the auxiliary labels of QuadTarget's CNN:
+    ``(4,)`` float32 ``[in view (1/0), left angle / HALF_VIEW, up angle / HALF_VIEW, distance /
+    VIEW_DISTANCE_UNIT]`` (angles of its centre from the camera axis, so +-1 at the image's
+    edges); the last three are NaN (no label) while the centre is out of the image.
+
+    :param ground_truth: odometry ``(13,)`` (position m, quaternion [qx, qy, qz, qw], ...).
+    :param goal: QuadTarget's goal ``(4,)``.
+    """
+    forward, left, up = target_in_camera(ground_truth, goal)
+    across, along = math.atan2(left, forward), math.atan2(up, forward)
+    if max(abs(across), abs(along)) >= HALF_VIEW:
+        return np.array([0.0, np.nan, np.nan, np.nan], dtype=np.float32)
+    distance = math.sqrt(forward**2 + left**2 + up**2)
+    return np.array([1.0, across / HALF_VIEW, along / HALF_VIEW, distance / VIEW_DISTANCE_UNIT], dtype=np.float32)
 
 
 class TargetSearch:
@@ -54,7 +89,7 @@ class TargetSearch:
     #: the target counts as lost once its centre is this far left or right of the camera axis
     #: (out of the image), rad; above or below the image it is not lost: the approach, which
     #: climbs or sinks to the target's height, brings it back, where a search on the spot never would
-    LOST_BEYOND = math.radians(40.0)
+    LOST_BEYOND = HALF_VIEW
 
     def __init__(self, position_gain: float = 3.0, max_speed: float = 1.0, yaw_gain: float = 2.0) -> None:
         self.position_gain, self.max_speed, self.yaw_gain = position_gain, max_speed, yaw_gain
@@ -110,18 +145,11 @@ class TargetSearch:
         assert self._goal is not None and self._yaw is not None
         if len(self._goal) != 4:
             return self._yaw
-        dx, dy, _ = self._target() - position
+        dx, dy, _ = target_position(self._goal) - position
         return math.atan2(dy, dx)
-
-    def _target(self) -> np.ndarray:
-        """The target's centre ``(3,)`` m, :attr:`QuadTargetEnv.STANDOFF` beyond the goal."""
-        assert self._goal is not None
-        yaw = float(self._goal[3])
-        return self._goal[:3] + QuadTargetEnv.STANDOFF * np.array([math.cos(yaw), math.sin(yaw), 0.0])
 
     def target_angles(self) -> tuple[float, float]:
         """The target centre's angles from the camera axis, left and up, rad (behind: beyond pi/2)."""
-        assert self._state is not None
-        rotation = rotation_matrix(self._state[3:7])
-        forward, left, up = rotation.T @ (self._target() - self._state[:3]) - CAMERA_OFFSET
+        assert self._state is not None and self._goal is not None
+        forward, left, up = target_in_camera(self._state, self._goal)
         return math.atan2(left, forward), math.atan2(up, forward)

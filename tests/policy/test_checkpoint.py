@@ -33,6 +33,24 @@ def test_round_trip_gives_identical_commands(tmp_path, name):
     assert yaml.safe_load((tmp_path / "ckpt" / "policy.yaml").read_text())["metadata"] == {"env": "test"}
 
 
+def test_a_training_only_auxiliary_head_is_kept_by_the_checkpoint(tmp_path):
+    """QuadTarget's CNN has an auxiliary head (training only): saved and loaded with the rest, so a
+    checkpoint resumes training with it; the runtime's step does not use it."""
+    original = policy("quad_target_cnn_cfc", seed=3)
+    assert set(original.auxiliary) == {"camera"}
+    loaded = load_checkpoint(save_checkpoint(original, tmp_path / "ckpt"))
+    for key, value in original.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
+    step = loaded.step_module()
+    x, h, dt = torch.randn(2, step.input_size), torch.randn(2, step.state_size), torch.full((2, 1), 0.005)
+    with torch.no_grad():
+        before = step(x, h, dt)
+        loaded.auxiliary["camera"].weight.fill_(7.0)
+        after = step(x, h, dt)
+    for a, b in zip(before, after):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 @pytest.fixture
 def saved(tmp_path):
     return save_checkpoint(policy("imu_cfc"), tmp_path / "ckpt")

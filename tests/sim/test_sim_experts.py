@@ -104,3 +104,35 @@ def test_quad_target_expert_without_the_goal_yaw_flies_straight_to_the_goal() ->
         left = -world[0] * np.sin(heading) + world[1] * np.cos(heading)
         expected = np.array([forward, left, world[2], 0.0]) / VELOCITY_LIMITS
         np.testing.assert_allclose(expert.command(0), expected, atol=1e-6)
+
+
+def test_target_view_labels_match_the_red_pixels_of_the_rendered_frame() -> None:
+    """QuadTarget's auxiliary labels against the renderer: where the label says the target is in
+    view, the red pixels' centroid lies within 1.5 px of the pinhole projection of its angles
+    (64 px over 80 deg); where it says out of view, the frame shows (almost) no red."""
+    import math
+
+    import gymnasium as gym
+
+    import lnn_control.sim.envs  # noqa: F401  (registers the envs)
+    from lnn_control.sim.experts.target_search import HALF_VIEW, target_view
+
+    env = gym.make("lnn_control/QuadTarget-v0", streams=("camera", "imu"))
+    focal = 32.0 / math.tan(HALF_VIEW)  # px
+    seen = 0
+    for seed in range(12):
+        observation, info = env.reset(seed=seed)
+        privileged = {event.stream: event.value for event in info["privileged_events"]}
+        view = target_view(privileged["ground_truth"], privileged["goal"])
+        rgb = observation["camera"].astype(int)
+        rows, cols = np.nonzero((rgb[..., 0] > 120) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60))
+        if view[0] == 1.0:
+            seen += 1
+            assert np.all(np.isfinite(view)) and 0.35 < view[3] < 2.0, (seed, view)  # 0.7 to 4 m
+            column = 32.0 - focal * math.tan(view[1] * HALF_VIEW)  # image right is the camera's -left
+            row = 32.0 - focal * math.tan(view[2] * HALF_VIEW)
+            assert abs(cols.mean() + 0.5 - column) < 1.5 and abs(rows.mean() + 0.5 - row) < 1.5, (seed, view)
+        else:
+            assert view[0] == 0.0 and np.all(np.isnan(view[1:])) and len(rows) < 5, (seed, view, len(rows))
+    assert 3 <= seen <= 10, seen
+    env.close()

@@ -108,6 +108,58 @@ def test_behaviour_cloning_lowers_the_loss_on_a_tiny_data_set(episodes) -> None:
     assert after == pytest.approx(state.best_loss)  # the best weights are the ones kept
 
 
+def test_the_auxiliary_loss_averages_only_labels_that_exist() -> None:
+    """Closed form: NaN labels and padded steps count for nothing."""
+    from lnn_control.train.bc import auxiliary_loss
+    from lnn_control.train.dataset import Batch
+
+    outputs = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]])
+    labels = torch.tensor([[[0.0, float("nan")], [3.0, 0.0]]])
+    empty = torch.zeros(1, 2)
+    batch = Batch({}, {}, {}, empty, empty, empty.bool(), empty, torch.ones(1, 2), labels)
+    assert float(auxiliary_loss(outputs, batch)) == pytest.approx((1.0 + 0.0 + 16.0) / 3)
+    batch.mask = torch.tensor([[1.0, 0.0]])
+    assert float(auxiliary_loss(outputs, batch)) == pytest.approx(1.0)
+
+
+def test_an_auxiliary_head_learns_where_the_target_is_alongside_the_commands() -> None:
+    """QuadTarget's policy with its auxiliary head: the labels are target_view of the recorded
+    ground truth at each step's control instant, and behaviour cloning fits them too."""
+    from helpers import TARGET
+
+    from lnn_control.sim.experts.target_search import target_view
+    from lnn_control.train.bc import auxiliary_loss
+    from lnn_control.train.featurize import privileged_labels
+    from lnn_control.train.sequence import run_batch
+
+    config = policy_config("quad_target_cnn_cfc")
+    assert config.stream("camera").auxiliary == 4
+    policy = make_policy(config)
+    recorded = [record(short_env(TARGET, 40), seed) for seed in (0, 4)]  # the target in view at the start
+    steps = [featurize_episode(config, e, target_view) for e in recorded]
+    truth, goal = recorded[0].privileged.values["ground_truth"], recorded[0].privileged.values["goal"][0]
+    assert len(truth) == recorded[0].instants  # one ground-truth message per control instant
+    expected = np.stack([target_view(state, goal) for state in truth])
+    np.testing.assert_array_equal(privileged_labels(recorded[0], target_view), expected)
+    assert steps[0].auxiliary is not None and steps[0].auxiliary.shape == (len(steps[0]), 4)
+    np.testing.assert_array_equal(steps[0].auxiliary, privileged_labels(recorded[0], target_view)[steps[0].instant])
+    in_view = steps[0].auxiliary[:, 0]  # always labelled; seed 0 starts with the target in view
+    assert set(np.unique(in_view)) <= {0.0, 1.0} and in_view[0] == 1.0
+    data = StepDataset(config, steps)
+    set_input_statistics(policy, data, 1e-3)
+    optim = OptimConfig(chunk_steps=40, lanes=2, auxiliary_weight=1.0)
+
+    def aux_error() -> float:
+        with torch.no_grad():
+            batch = data.batch(data.lanes([0, 1], 2))
+            return float(auxiliary_loss(run_batch(policy, batch)[2], batch))
+
+    before = aux_error()
+    fit(policy, torch.optim.Adam(policy.parameters()), data, None, optim, BudgetConfig(max_epochs=30, patience=0),
+        TrainingState(), 0, 3e-3)
+    assert aux_error() < 0.2 * before, (before, aux_error())
+
+
 def test_early_stopping_keeps_the_best_weights(episodes) -> None:  # type: ignore[no-untyped-def]
     config = policy_config("quad_hover_cfc")
     policy = make_policy(config)

@@ -20,7 +20,7 @@ def _train_forward(policy, episode: Episode):  # type: ignore[no-untyped-def]
     steps = featurize_episode(policy.config, episode)
     data = StepDataset(policy.config, [steps])
     with torch.no_grad():
-        commands, states = run_batch(policy, data.batch(data.lanes([0], 1)))
+        commands, states, _ = run_batch(policy, data.batch(data.lanes([0], 1)))
     return steps, commands[0].numpy(), states[0].numpy(), data
 
 
