@@ -32,8 +32,6 @@ __all__ = ["TargetSearch", "target_view"]
 CAMERA_OFFSET = np.array([0.02, 0.0, 0.006])
 #: half the camera's field of view, both ways, rad
 HALF_VIEW = math.radians(40.0)
-#: the distance unit of :func:`target_view`, m
-VIEW_DISTANCE_UNIT = 2.0
 
 
 def target_position(goal: np.ndarray) -> np.ndarray:
@@ -52,9 +50,11 @@ def target_in_camera(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
 
 def target_view(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
     """What the camera should see of the target, the auxiliary labels of QuadTarget's CNN:
-    ``(4,)`` float32 ``[in view (1/0), left angle / HALF_VIEW, up angle / HALF_VIEW, distance /
-    VIEW_DISTANCE_UNIT]`` (angles of its centre from the camera axis, so +-1 at the image's
-    edges); the last three are NaN (no label) while the centre is out of the image.
+    ``(4,)`` float32 ``[in view (1/0), left angle / HALF_VIEW, up angle / HALF_VIEW, STANDOFF /
+    distance]`` (angles of its centre from the camera axis, so +-1 at the image's edges; the
+    last is its apparent size relative to that at the goal, 1 there, 0.2 at 3.5 m: a camera
+    measures size, and 0.1 m nearer or further at the goal changes it by ~0.13); the last three
+    are NaN (no label) while the centre is out of the image.
 
     :param ground_truth: odometry ``(13,)`` (position m, quaternion [qx, qy, qz, qw], ...).
     :param goal: QuadTarget's goal ``(4,)``.
@@ -63,8 +63,8 @@ def target_view(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
     across, along = math.atan2(left, forward), math.atan2(up, forward)
     if max(abs(across), abs(along)) >= HALF_VIEW:
         return np.array([0.0, np.nan, np.nan, np.nan], dtype=np.float32)
-    distance = math.sqrt(forward**2 + left**2 + up**2)
-    return np.array([1.0, across / HALF_VIEW, along / HALF_VIEW, distance / VIEW_DISTANCE_UNIT], dtype=np.float32)
+    size = QuadTargetEnv.STANDOFF / math.sqrt(forward**2 + left**2 + up**2)
+    return np.array([1.0, across / HALF_VIEW, along / HALF_VIEW, size], dtype=np.float32)
 
 
 class TargetSearch:
