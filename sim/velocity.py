@@ -22,7 +22,7 @@ import numpy as np
 from lnn_control.policy.config import ActionSpec
 from lnn_control.sim.quadrotor import ROTOR_DRAG, QuadrotorParams, RateController
 
-__all__ = ["VELOCITY_LIMITS", "VelocityLoop", "thrust_and_rates", "velocity_actions"]
+__all__ = ["VELOCITY_LIMITS", "VelocityLoop", "thrust_and_rates", "velocity_actions", "yaw_of"]
 
 #: set-point limits: forward, left, up m/s, yaw rate rad/s
 VELOCITY_LIMITS = np.array([1.0, 1.0, 0.6, 2.0])
@@ -37,6 +37,12 @@ def velocity_actions() -> ActionSpec:
         high=VELOCITY_LIMITS.tolist(),
         safe=[0.0, 0.0, 0.0, 0.0],
     )
+
+
+def yaw_of(rotation: np.ndarray) -> float:
+    """Heading of the body x axis in the world's horizontal plane, rad (``rotation`` ``(3, 3)``
+    body-to-world)."""
+    return math.atan2(rotation[1, 0], rotation[0, 0])
 
 
 def thrust_and_rates(
@@ -108,7 +114,7 @@ class VelocityLoop:
         :param rotation: ``(3, 3)`` body-to-world rotation. :param velocity: ``(3,)`` world, m/s.
         :param dt: s since the last call.
         """
-        yaw = math.atan2(rotation[1, 0], rotation[0, 0])
+        yaw = yaw_of(rotation)
         c, s = math.cos(yaw), math.sin(yaw)
         forward, left, up, yaw_rate = (float(x) for x in setpoint)
         error = np.array([c * forward - s * left, s * forward + c * left, up]) - velocity

@@ -7,9 +7,9 @@ every lane, starts from the state the previous chunk ended in (detached), runs t
 every step's real ``dt`` and minimises the squared error to the expert's command, each action
 measured in half-ranges of its limits (so thrust in newtons and rates in rad/s weigh alike),
 averaged over the unpadded steps; a policy with an auxiliary head adds ``auxiliary_weight`` times
-the squared error of its outputs to their labels, averaged over the labels that exist (not NaN). Adam, gradients clipped to a global norm, the step size
-annealed by a cosine over the phase. After each epoch the
-validation episodes are run whole; the phase stops after ``max_epochs`` epochs,
+the squared error of its outputs to their labels, averaged over the labels that exist (not NaN).
+Adam, gradients clipped to a global norm, the step size annealed by a cosine over the phase.
+After each epoch the validation episodes are run whole; the phase stops after ``max_epochs`` epochs,
 ``max_updates`` updates or ``patience`` epochs without a better validation loss, and ends with
 its best weights (those it started with included: a DAgger round never makes the policy worse on
 its own validation data).
@@ -55,11 +55,10 @@ def command_loss(policy: LiquidPolicy, commands: Tensor, batch: Batch, weights: 
     return (per_step * batch.mask).sum() / batch.mask.sum().clamp(min=1.0)
 
 
-def auxiliary_loss(outputs: Optional[Tensor], batch: Batch) -> Tensor:
+def auxiliary_loss(outputs: Tensor, batch: Batch) -> Tensor:
     """Mean squared error of the auxiliary heads' ``outputs`` ``(B, L, M)`` to ``batch.auxiliary``
-    over the unpadded steps' labels that are not NaN; 0 without a head."""
-    if outputs is None or batch.auxiliary is None:
-        return torch.zeros(())
+    over the unpadded steps' labels that are not NaN."""
+    assert batch.auxiliary is not None, "a policy with an auxiliary head has a dataset with its labels"
     known = torch.isfinite(batch.auxiliary) & (batch.mask > 0).unsqueeze(-1)
     error = torch.where(known, outputs - batch.auxiliary.nan_to_num(), torch.zeros_like(outputs))
     return error.square().sum() / known.sum().clamp(min=1)

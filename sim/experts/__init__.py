@@ -19,7 +19,6 @@ where the target is in the camera's view, :func:`~.target_search.target_view`).
 from __future__ import annotations
 
 import importlib
-
 from collections.abc import Callable
 
 import numpy as np

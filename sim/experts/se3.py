@@ -20,15 +20,13 @@ saturates the position error and the tilt, so long flights stay gentle.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.quadrotor import ROTOR_DRAG, QuadrotorParams, RateController
-from lnn_control.sim.velocity import thrust_and_rates
+from lnn_control.sim.velocity import thrust_and_rates, yaw_of
 
-__all__ = ["GeometricController", "rotation_matrix", "yaw_of"]
+__all__ = ["GeometricController", "rotation_matrix"]
 
 
 class GeometricController:
@@ -133,8 +131,3 @@ def rotation_matrix(quaternion_xyzw: np.ndarray) -> np.ndarray:
             [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
         ]
     )
-
-
-def yaw_of(rotation: np.ndarray) -> float:
-    """Heading of the body x axis in the world's horizontal plane, rad."""
-    return math.atan2(rotation[1, 0], rotation[0, 0])

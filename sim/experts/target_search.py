@@ -6,9 +6,10 @@ QuadTarget's 100 evaluation seeds). A policy that sees only the camera cannot co
 in its input says which way to turn, so imitation learns the average of left and right. This
 expert holds its position and yaws counter-clockwise, a fixed direction a learner can copy,
 whenever the target is out of the camera's image to the side, until the target's centre is well
-inside the view; from then on it flies to the stand-off goal and turns to face the target. Its mode is thus
-(up to that hysteresis) what the image shows: a learner flown off course by its own errors gets
-labels it can read from its camera, not ones that depend on where the expert has looked before.
+inside the view; from then on it flies to the stand-off goal and turns to face the target. Its
+mode is thus (up to that hysteresis) what the image shows: a learner flown off course by its own
+errors gets labels it can read from its camera, not ones that depend on where the expert has
+looked before.
 
 It commands QuadTarget's action, a velocity set-point (:mod:`lnn_control.sim.velocity`): a
 proportional position loop ``v = k_p (aim - x)``, its length clipped to ``max_speed``, in the
@@ -23,8 +24,8 @@ import numpy as np
 
 from lnn_control.sim.actions import to_action
 from lnn_control.sim.envs.quad_target import QuadTargetEnv
-from lnn_control.sim.experts.se3 import rotation_matrix, yaw_of
-from lnn_control.sim.velocity import velocity_actions
+from lnn_control.sim.experts.se3 import rotation_matrix
+from lnn_control.sim.velocity import velocity_actions, yaw_of
 
 __all__ = ["TargetSearch", "target_view"]
 
@@ -41,11 +42,12 @@ def target_position(goal: np.ndarray) -> np.ndarray:
     return goal[:3] + QuadTargetEnv.STANDOFF * np.array([math.cos(yaw), math.sin(yaw), 0.0])
 
 
-def target_in_camera(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
-    """The target's centre in the camera frame ``(3,)`` m: forward, left, up (odometry ``(13,)``,
-    goal ``(4,)``)."""
+def target_angles(ground_truth: np.ndarray, goal: np.ndarray) -> tuple[float, float, float]:
+    """The target centre's angles from the camera axis, left and up, rad (behind: beyond pi/2),
+    and its distance from the camera, m (odometry ``(13,)``, goal ``(4,)``)."""
     rotation = rotation_matrix(ground_truth[3:7])
-    return rotation.T @ (target_position(goal) - ground_truth[:3]) - CAMERA_OFFSET
+    forward, left, up = rotation.T @ (target_position(goal) - ground_truth[:3]) - CAMERA_OFFSET
+    return math.atan2(left, forward), math.atan2(up, forward), math.sqrt(forward**2 + left**2 + up**2)
 
 
 def target_view(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
@@ -59,11 +61,10 @@ def target_view(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
     :param ground_truth: odometry ``(13,)`` (position m, quaternion [qx, qy, qz, qw], ...).
     :param goal: QuadTarget's goal ``(4,)``.
     """
-    forward, left, up = target_in_camera(ground_truth, goal)
-    across, along = math.atan2(left, forward), math.atan2(up, forward)
+    across, along, distance = target_angles(ground_truth, goal)
     if max(abs(across), abs(along)) >= HALF_VIEW:
         return np.array([0.0, np.nan, np.nan, np.nan], dtype=np.float32)
-    size = QuadTargetEnv.STANDOFF / math.sqrt(forward**2 + left**2 + up**2)
+    size = QuadTargetEnv.STANDOFF / distance
     return np.array([1.0, across / HALF_VIEW, along / HALF_VIEW, size], dtype=np.float32)
 
 
@@ -119,7 +120,7 @@ class TargetSearch:
         if self._yaw is None:
             self._yaw = heading
         if len(self._goal) == 4:
-            across, along = self.target_angles()
+            across, along, _ = target_angles(self._state, self._goal)
             if self._found:
                 self._found = abs(across) < self.LOST_BEYOND
             else:
@@ -147,9 +148,3 @@ class TargetSearch:
             return self._yaw
         dx, dy, _ = target_position(self._goal) - position
         return math.atan2(dy, dx)
-
-    def target_angles(self) -> tuple[float, float]:
-        """The target centre's angles from the camera axis, left and up, rad (behind: beyond pi/2)."""
-        assert self._state is not None and self._goal is not None
-        forward, left, up = target_in_camera(self._state, self._goal)
-        return math.atan2(left, forward), math.atan2(up, forward)
