@@ -32,6 +32,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from lnn_control.errors import ConfigError
 from lnn_control.policy.aligner import EventAligner, StepInput
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.events import SensorEvent
@@ -166,6 +167,14 @@ def featurize_episode(
     rows = recorder.rows
     count, aged, actions = len(rows["dt"]), len(config.aged_streams), episode.expert_command.shape[1]
     instant = np.asarray(rows["instant"], dtype=np.int32)
+    labels = None if auxiliary is None else privileged_labels(episode, auxiliary)
+    heads = sum(spec.auxiliary for spec in config.streams)
+    if labels is not None and labels.shape[1] != heads:
+        raise ConfigError(
+            f"the env's auxiliary labels have {labels.shape[1]} values but the policy's auxiliary "
+            f"heads have {heads} outputs: set the image streams' auxiliary sizes to add up to "
+            f"{labels.shape[1]}"
+        )
     return EpisodeSteps(
         stamp_ns=np.asarray(rows["stamp"], dtype=np.int64),
         dt=np.asarray(rows["dt"], dtype=np.float32),
@@ -183,5 +192,5 @@ def featurize_episode(
         },
         frame_index={name: np.asarray(index, dtype=np.int32) for name, index in recorder.frame_index.items()},
         metadata=dict(episode.metadata),
-        auxiliary=None if auxiliary is None else privileged_labels(episode, auxiliary)[instant],
+        auxiliary=None if labels is None else labels[instant],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -11,15 +12,16 @@ import numpy as np
 from lnn_control.policy.config import ActionSpec
 from lnn_control.sim.arm import HOME, JOINTS, JointTargets
 from lnn_control.sim.envs.base import SensorEnv, held
+from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.scenarios import uniform
 from lnn_control.sim.streams import Reader, StreamSpec
 from lnn_control.sim.timing import StreamTiming
 
-__all__ = ["ArmReachEnv"]
+__all__ = ["ArmReachEnv", "target_in_views"]
 
 
 class ArmReachEnv(SensorEnv):
-    """Move the end effector to a red target ball that only the workspace camera sees.
+    """Move the end effector to a red target ball that only the workspace cameras see.
 
     **Robot.** A 6-DoF arm with UR5e proportions, masses and torque limits
     (``models/arm/arm6.xml`` cites them), position servos with gravity compensation (as UR's
@@ -28,17 +30,22 @@ class ArmReachEnv(SensorEnv):
     **Action** ``Box(-1, 1, (6,), float32)``: joint position targets, ``a * pi`` rad for each joint
     (shoulder pan, shoulder lift, elbow, wrist 1, wrist 2, wrist 3), tracked by the servos.
 
-    **Observation** ``Dict`` of the newest message of each selected stream (default ``camera`` and
-    ``joints``); every message, stamped, is in ``info["sensor_events"]``:
+    **Observation** ``Dict`` of the newest message of each selected stream (default ``camera``,
+    ``side_camera`` and ``joints``); every message, stamped, is in ``info["sensor_events"]``:
 
     ==========  ===========  =======  =============================================  =====  ======  =======
     stream      kind         shape    contents and units                             rate   jitter  latency
     ==========  ===========  =======  =============================================  =====  ======  =======
     camera      image        (S,S,3)  fixed workspace camera rgb8, S = image_size     30     5 %     30 ms
+    side_camera image        (S,S,3)  fixed side camera rgb8, S = image_size          30     5 %     30 ms
     joints      joint_state  (12,)    joint positions rad then velocities rad/s      100    2 %     2 ms
     wrist_imu   imu          (6,)     wrist gyro rad/s, specific force m/s^2, noisy  200    2 %     2 ms
                                       (opt-in)
     ==========  ===========  =======  =============================================  =====  ======  =======
+
+    The workspace camera looks at the arm from the front, 0.8-1.3 m from the target: alone it
+    cannot tell the target's depth along its line of sight (the 6 cm ball's apparent size changes
+    by under 0.1 px per 2 cm); the side camera's view crosses it at about 70 degrees.
 
     **Privileged** (``info["privileged_events"]``): ``ground_truth`` (joint_state (12,), exact, every
     control instant) and ``goal`` (vector (3,): the target's position m, world frame, at reset).
@@ -57,10 +64,15 @@ class ArmReachEnv(SensorEnv):
     CONTROL_HZ = 25.0
     ACTION_SIZE = 6
     IMAGE_CAMERA = "workspace"
+    SIDE_CAMERA = "side"
     RENDER_CAMERA = "overview"
     STREAMS = {
         "camera": StreamSpec(
             "image", (64, 64, 3), "fixed workspace camera rgb8, image_size square",
+            StreamTiming(30.0, jitter=0.05, latency_s=0.030),
+        ),
+        "side_camera": StreamSpec(
+            "image", (64, 64, 3), "fixed side camera rgb8, image_size square",
             StreamTiming(30.0, jitter=0.05, latency_s=0.030),
         ),
         "joints": StreamSpec(
@@ -77,7 +89,7 @@ class ArmReachEnv(SensorEnv):
         ),
         "goal": StreamSpec("vector", (3,), "PRIVILEGED target position m", privileged=True),
     }
-    DEFAULT_STREAMS = ("camera", "joints")
+    DEFAULT_STREAMS = ("camera", "side_camera", "joints")
     #: success: within HOLD_RADIUS (m) of the target for the last HOLD_TIME (s)
     HOLD_RADIUS = 0.02
     HOLD_TIME = 0.5
@@ -121,6 +133,8 @@ class ArmReachEnv(SensorEnv):
     def _reader(self, name: str) -> Reader:
         if name == "camera":
             return self._camera_reader()
+        if name == "side_camera":
+            return self._camera_reader(self.SIDE_CAMERA)
         if name == "joints":
             return self._sensor_reader(
                 *(f"q_{j}" for j in JOINTS), *(f"dq_{j}" for j in JOINTS)
@@ -167,3 +181,26 @@ class ArmReachEnv(SensorEnv):
         info = {"distance": distance, "is_success": self._held_s >= self.HOLD_TIME - 1e-9}
         return reward, False, info
 
+
+
+@functools.lru_cache(maxsize=1)
+def _image_cameras() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``camera`` and ``side_camera`` streams' cameras: positions ``(2, 3)`` m, orientations
+    ``(2, 3, 3)`` (columns: image right, image up, backwards; world frame) and tan(fovy / 2) ``(2,)``."""
+    model = load_scene(ArmReachEnv.ROBOT)
+    ids = [model.camera(name).id for name in (ArmReachEnv.IMAGE_CAMERA, ArmReachEnv.SIDE_CAMERA)]
+    return (model.cam_pos[ids].copy(), model.cam_mat0[ids].reshape(-1, 3, 3).copy(),
+            np.tan(np.radians(model.cam_fovy[ids]) / 2))
+
+
+def target_in_views(ground_truth: np.ndarray, goal: np.ndarray) -> np.ndarray:
+    """Where the target's centre is in the two camera images, the auxiliary labels of ArmReach's
+    CNNs: ``(4,)`` float32 ``[right, up]`` of the ``camera`` stream's image then of the
+    ``side_camera`` stream's, from the image centre in half-widths (+-1 at the edges).
+
+    :param ground_truth: the joint state ``(12,)`` (unused: the cameras are fixed).
+    :param goal: the target's position ``(3,)`` m, world frame.
+    """
+    positions, orientations, tangents = _image_cameras()
+    local = np.einsum("cji,cj->ci", orientations, np.asarray(goal, dtype=float) - positions)
+    return (local[:, :2] / (-local[:, 2:] * tangents[:, None])).ravel().astype(np.float32)

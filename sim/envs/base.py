@@ -311,11 +311,12 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
         return read
 
-    def _camera_reader(self) -> Reader:
-        """Renders :attr:`IMAGE_CAMERA` at ``image_size`` (a new array per frame)."""
+    def _camera_reader(self, camera: str | None = None) -> Reader:
+        """Renders ``camera`` (default :attr:`IMAGE_CAMERA`) at ``image_size`` (a new array per
+        frame); every camera of the env shares one renderer."""
         if self._image_renderer is None:
             self._image_renderer = offscreen_renderer(self.model, self.image_size, self.image_size)
-        renderer, camera = self._image_renderer, self.IMAGE_CAMERA
+        renderer, camera = self._image_renderer, camera or self.IMAGE_CAMERA
 
         def read(data: mujoco.MjData) -> np.ndarray:
             renderer.update_scene(data, camera=camera)

@@ -12,8 +12,9 @@ env id                         expert
 =============================  ====================================================================
 
 :data:`AUXILIARY_LABELS` names, per env, a function of the privileged state ``(ground_truth,
-goal) -> (M,)`` whose values a policy's auxiliary head learns to predict in simulation (QuadTarget:
-where the target is in the camera's view, :func:`~.target_search.target_view`).
+goal) -> (M,)`` whose values a policy's auxiliary heads learn to predict in simulation (QuadTarget:
+where the target is in the camera's view, :func:`~.target_search.target_view`; ArmReach: where it
+is in each of the two images, :func:`lnn_control.sim.envs.arm_reach.target_in_views`).
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ EXPERTS: dict[str, str] = {
 }
 
 
-#: env id -> "module:function" of its auxiliary labels, ``(ground_truth (13,), goal) -> (M,)``
+#: env id -> "module:function" of its auxiliary labels, ``(ground_truth, goal) -> (M,)``
 AUXILIARY_LABELS: dict[str, str] = {
     "lnn_control/QuadTarget-v0": "lnn_control.sim.experts.target_search:target_view",
+    "lnn_control/ArmReach-v0": "lnn_control.sim.envs.arm_reach:target_in_views",
 }
 
 

@@ -106,6 +106,12 @@ def test_quad_target_expert_without_the_goal_yaw_flies_straight_to_the_goal() ->
         np.testing.assert_allclose(expert.command(0), expected, atol=1e-6)
 
 
+def red_pixels(frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and columns of the target's red pixels in an rgb8 frame."""
+    rgb = frame.astype(int)
+    return np.nonzero((rgb[..., 0] > 120) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60))
+
+
 def test_target_view_labels_match_the_red_pixels_of_the_rendered_frame() -> None:
     """QuadTarget's auxiliary labels against the renderer: where the label says the target is in
     view, the red pixels' centroid lies within 1.5 px of the pinhole projection of its angles
@@ -124,8 +130,7 @@ def test_target_view_labels_match_the_red_pixels_of_the_rendered_frame() -> None
         observation, info = env.reset(seed=seed)
         privileged = {event.stream: event.value for event in info["privileged_events"]}
         view = target_view(privileged["ground_truth"], privileged["goal"])
-        rgb = observation["camera"].astype(int)
-        rows, cols = np.nonzero((rgb[..., 0] > 120) & (rgb[..., 1] < 60) & (rgb[..., 2] < 60))
+        rows, cols = red_pixels(observation["camera"])
         if view[0] == 1.0:
             seen += 1
             assert np.all(np.isfinite(view)) and 0.15 < view[3] < 1.05, (seed, view)  # 4 to 0.7 m away
@@ -135,4 +140,30 @@ def test_target_view_labels_match_the_red_pixels_of_the_rendered_frame() -> None
         else:
             assert view[0] == 0.0 and np.all(np.isnan(view[1:])) and len(rows) < 5, (seed, view, len(rows))
     assert 3 <= seen <= 10, seen
+    env.close()
+
+
+def test_arm_target_labels_match_the_red_pixels_of_both_cameras() -> None:
+    """ArmReach's auxiliary labels against the renderer: in each camera's frame, the red pixels'
+    centroid lies within 1 px of the labelled position (half-widths of the 64 px image)."""
+    import gymnasium as gym
+
+    import lnn_control.sim.envs  # noqa: F401  (registers the envs)
+    from lnn_control.sim.envs.arm_reach import target_in_views
+
+    env = gym.make("lnn_control/ArmReach-v0")
+    checked = 0
+    for seed in range(10):
+        observation, info = env.reset(seed=seed)
+        privileged = {event.stream: event.value for event in info["privileged_events"]}
+        labels = target_in_views(privileged["ground_truth"], privileged["goal"]).reshape(2, 2)
+        assert np.all(np.abs(labels) < 1.0), (seed, labels)  # the whole target box is in both views
+        for stream, (right, up) in zip(("camera", "side_camera"), labels):
+            rows, cols = red_pixels(observation[stream])
+            if len(rows) < 4:  # hidden behind the arm
+                continue
+            checked += 1
+            assert abs(cols.mean() + 0.5 - 32.0 * (1.0 + right)) < 1.0, (seed, stream, labels)
+            assert abs(rows.mean() + 0.5 - 32.0 * (1.0 - up)) < 1.0, (seed, stream, labels)
+    assert checked >= 16, checked
     env.close()

@@ -160,6 +160,18 @@ def test_an_auxiliary_head_learns_where_the_target_is_alongside_the_commands() -
     assert aux_error() < 0.2 * before, (before, aux_error())
 
 
+def test_labels_that_do_not_fit_the_auxiliary_heads_are_refused_naming_the_sizes() -> None:
+    from helpers import TARGET
+
+    from lnn_control.errors import ConfigError
+    from lnn_control.sim.experts.target_search import target_view
+
+    config = policy_config("quad_target_cnn_cfc")  # one head of 4 outputs
+    recorded = record(short_env(TARGET, 10), 0)
+    with pytest.raises(ConfigError, match="labels have 3 values but the policy's auxiliary heads have 4"):
+        featurize_episode(config, recorded, lambda truth, goal: target_view(truth, goal)[:3])
+
+
 def test_early_stopping_keeps_the_best_weights(episodes) -> None:  # type: ignore[no-untyped-def]
     config = policy_config("quad_hover_cfc")
     policy = make_policy(config)
