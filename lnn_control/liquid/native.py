@@ -51,6 +51,8 @@ ELEMENTWISE = {
     "Tanh": "tanhf({0})",
     "Sigmoid": "1.0f / (1.0f + expf(-{0}))",
     "Relu": "fmaxf({0}, 0.0f)",
+    "Max": "fmaxf({0}, {1})",  # two inputs (the variadic form is refused below)
+    "Min": "fminf({0}, {1})",
     "Less": "{0} < {1}",
     "Greater": "{0} > {1}",
     "Where": "{0} ? {1} : {2}",
@@ -161,6 +163,9 @@ class _Emitter:
                               "use the onnx engine")
 
     def _elementwise(self, node: Any) -> None:
+        if node.op_type in ("Max", "Min") and len(node.input) != 2:
+            raise ConfigError(f"native engine: {node.op_type} node {node.name!r} has {len(node.input)} "
+                              "inputs, only 2 are supported; use the onnx engine")
         out = node.output[0]
         shape = np.shape(self.values[out])
         size = int(np.prod(shape))

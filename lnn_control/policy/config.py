@@ -125,12 +125,23 @@ class ActionSpec:
     high: list[float]
     #: sent before the first step, and when the network's output is not finite (default: mid)
     safe: Optional[list[float]] = None
+    #: a joint_state stream: each command is then that stream's newest joint position plus a
+    #: change of at most ``max_change`` (the network's output), clipped to [low, high]; None:
+    #: the network's output spans [low, high] itself
+    relative_to: Optional[str] = None
+    #: with ``relative_to``: the largest change per action, in its unit (e.g. rad)
+    max_change: Optional[list[float]] = None
 
     def __post_init__(self) -> None:
         count = len(self.names)
         if count < 1:
             raise ConfigError("actions.names must name at least one action")
-        for key in ("units", "low", "high") + (("safe",) if self.safe is not None else ()):
+        if (self.relative_to is None) != (self.max_change is None):
+            raise ConfigError("actions.relative_to and actions.max_change go together: set both or neither")
+        if self.max_change is not None and not all(change > 0 for change in self.max_change):
+            raise ConfigError(f"actions.max_change must be > 0 for every action, got {self.max_change}")
+        sized = ("units", "low", "high", "safe", "max_change")
+        for key in (key for key in sized if getattr(self, key) is not None):
             if len(getattr(self, key)) != count:
                 raise ConfigError(
                     f"actions.{key} has {len(getattr(self, key))} entries but there are {count} "
@@ -203,6 +214,15 @@ class PolicyConfig:
             raise ConfigError(f"stream names must be unique; repeated: {duplicated}")
         if self.control.stream is not None and self.control.stream not in names:
             raise ConfigError(f"control.stream {self.control.stream!r} is not one of the streams {names}")
+        relative_to = self.actions.relative_to
+        if relative_to is not None:
+            spec = self.stream(relative_to)
+            if spec.kind != "joint_state" or spec.joints != len(self.actions.names):
+                raise ConfigError(
+                    f"actions.relative_to {relative_to!r} must be a joint_state stream with one joint "
+                    f"per action ({len(self.actions.names)}); it is a {spec.kind} stream"
+                    + (f" of {spec.joints} joints" if spec.joints else "")
+                )
         if self.core.wiring is not None:
             from lnn_control.liquid.wiring import wiring_from_config
 

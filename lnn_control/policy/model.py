@@ -4,7 +4,9 @@ The network input at a step is, in the streams' declared order, each stream's en
 latest value (vectors: standardise + linear + tanh; images: CNN), then the age of every stream but
 the stepping one (seconds since its last message / ``max_age_s``, clipped to [0, 1]). The core's
 outputs (an NCP's motor neurons) map to each action's ``[low, high]`` through
-``mid + half_range * tanh(.)``, so a command is always inside the limits.
+``mid + half_range * tanh(.)``, so a command is always inside the limits; with
+``actions.relative_to`` they are changes instead, ``position + max_change * tanh(.)`` from the
+named joint-state stream's newest positions, clipped to ``[low, high]``.
 
 Two forms of the same computation:
 
@@ -16,7 +18,7 @@ Two forms of the same computation:
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Mapping, Optional
 
 import torch
 from torch import Tensor, nn
@@ -65,6 +67,15 @@ class LiquidPolicy(nn.Module):
         high = torch.tensor(config.actions.high, dtype=torch.float32)
         self.register_buffer("action_mid", (low + high) / 2)
         self.register_buffer("action_half_range", (high - low) / 2)
+        #: the joint_state stream the commands are changes from (None: absolute commands)
+        self.relative_to = config.actions.relative_to
+        change = config.actions.max_change
+        # not persistent: derived from the config, so checkpoints are unchanged by them
+        self.register_buffer("action_low", low, persistent=False)
+        self.register_buffer("action_high", high, persistent=False)
+        #: the largest command (absolute) or change (relative) from its centre, per action
+        self.register_buffer("command_scale", (high - low) / 2 if change is None
+                             else torch.tensor(change, dtype=torch.float32), persistent=False)
 
     @property
     def state_size(self) -> int:
@@ -75,11 +86,24 @@ class LiquidPolicy(nn.Module):
         """One stream's features: ``(..., *value_shape) -> (..., features)``."""
         return self.encoders[stream](value)
 
-    def actions(self, core_out: Tensor) -> Tensor:
-        """Core outputs ``(..., core outputs)`` -> commands ``(..., actions)`` within the limits."""
+    def relative_base(self, values: Mapping[str, Tensor]) -> Optional[Tensor]:
+        """The :attr:`relative_to` stream's values ``(..., 2 * joints)`` in ``values``, or None."""
+        return None if self.relative_to is None else values[self.relative_to]
+
+    def actions(self, core_out: Tensor, base: Optional[Tensor] = None) -> Tensor:
+        """Core outputs ``(..., core outputs)`` -> commands ``(..., actions)`` within the limits.
+
+        :param base: with :attr:`relative_to`, that joint-state stream's newest values
+            ``(..., 2 * joints)`` (positions first), which the commands are changes from.
+        """
         readout = self.readout
-        y = core_out if readout is None else readout(core_out)
-        return torch.addcmul(self.action_mid, self.action_half_range, torch.tanh(y))
+        y = torch.tanh(core_out if readout is None else readout(core_out))
+        if self.relative_to is None:
+            return torch.addcmul(self.action_mid, self.action_half_range, y)
+        if base is None:
+            raise ShapeError(f"relative actions need the {self.relative_to!r} stream's positions")
+        command = torch.addcmul(base[..., : y.shape[-1]], self.command_scale, y)
+        return torch.minimum(torch.maximum(command, self.action_low), self.action_high)
 
     def forward_sequence(
         self,
@@ -109,7 +133,7 @@ class LiquidPolicy(nn.Module):
         core = self.core
         prep = core.prepare()
         states = core.scan(core.input_terms(x, prep), state, sequence_dt(dt, x).detach(), keep, prep)
-        return self.actions(core.output(states, prep)), states
+        return self.actions(core.output(states, prep), self.relative_base(values)), states
 
     def neuron_types(self) -> list[str]:
         """The kind of each entry of the core's state: ``inter`` / ``command`` / ``motor`` for a
@@ -157,6 +181,8 @@ class PolicyStep(nn.Module):
         self.state_size = policy.state_size
         self.output_size = len(policy.config.actions.names)
         self._vector = [spec.kind != "image" for spec in policy.config.streams]
+        #: where the :attr:`LiquidPolicy.relative_to` stream's values are in ``inputs``
+        self._base = None if policy.relative_to is None else self.layout[policy.relative_to]
 
     def forward(self, x: Tensor, h: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
         return self.run(x, h, dt, self.policy.core.prepare())
@@ -175,4 +201,5 @@ class PolicyStep(nn.Module):
         features = torch.cat(parts, 1)
         core = policy.core
         h_new = core.step(core.input_terms(features, prep), h, dt, prep)
-        return policy.actions(core.output(h_new, prep)), h_new
+        base = None if self._base is None else x[:, self._base[0] : self._base[1]]
+        return policy.actions(core.output(h_new, prep), base), h_new

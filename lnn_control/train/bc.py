@@ -47,9 +47,10 @@ def set_input_statistics(policy: LiquidPolicy, data: StepDataset, min_std: float
 
 
 def command_loss(policy: LiquidPolicy, commands: Tensor, batch: Batch, weights: Optional[Tensor]) -> Tensor:
-    """Mean over unpadded steps of the squared command error, each action in half-ranges of its
-    limits, weighted by ``weights`` ``(A,)`` (None: all 1) and averaged over actions."""
-    error = (commands - batch.labels) / policy.action_half_range
+    """Mean over unpadded steps of the squared command error, each action in units of
+    ``policy.command_scale`` (the half-range of its limits, or its ``max_change`` for relative
+    actions), weighted by ``weights`` ``(A,)`` (None: all 1) and averaged over actions."""
+    error = (commands - batch.labels) / policy.command_scale
     squared = error.square() if weights is None else error.square() * weights
     per_step = squared.mean(-1)
     return (per_step * batch.mask).sum() / batch.mask.sum().clamp(min=1.0)

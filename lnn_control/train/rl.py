@@ -250,6 +250,9 @@ class StepLayout:
         if images:
             raise ConfigError(f"RL trains policies on vector streams only; this policy reads the image "
                               f"streams {images} (train it by behaviour cloning: lnn-control train)")
+        if config.actions.relative_to is not None:
+            raise ConfigError(f"RL trains absolute commands only; this policy's actions are changes from "
+                              f"{config.actions.relative_to!r} (remove actions.relative_to and max_change)")
         self.streams: dict[str, slice] = {}
         start = 0
         for spec in config.streams:

@@ -49,4 +49,5 @@ def run_batch(
     core = policy.core
     prep = core.prepare()
     states = core.scan(core.input_terms(x, prep), state, sequence_dt(batch.dt, x).detach(), keep, prep)
-    return policy.actions(core.output(states, prep)), states, torch.cat(auxiliary, -1) if auxiliary else None
+    commands = policy.actions(core.output(states, prep), policy.relative_base(batch.vectors))
+    return commands, states, torch.cat(auxiliary, -1) if auxiliary else None

@@ -147,3 +147,18 @@ def test_a_checkpoint_is_readable_by_others_as_umask_allows(tmp_path):
         os.umask(previous)
     assert folder.stat().st_mode & 0o777 == 0o755
     assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o644}
+
+
+def test_relative_joint_commands_survive_the_round_trip(tmp_path):
+    """ArmReach's commands are changes from the measured joints: the loaded policy computes the
+    same commands (relative_to and max_change come back with the config)."""
+    original = policy("arm_reach_cnn_cfc", seed=3)
+    loaded = load_checkpoint(save_checkpoint(original, tmp_path / "ckpt"))
+    assert loaded.config.actions == original.config.actions and loaded.relative_to == "joints"
+    joints = torch.cat([torch.rand(1, 5, 6) * 6 - 3, torch.randn(1, 5, 6)], -1)
+    frames = torch.from_numpy(camera_frames(5)).unsqueeze(0)
+    values = {"camera": frames, "side_camera": frames.flip(1), "joints": joints}
+    ages, dt = torch.rand(1, 5, 2), torch.full((1, 5), 0.01)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.forward_sequence(values, ages, dt)[0],
+                                   original.forward_sequence(values, ages, dt)[0], rtol=0, atol=0)

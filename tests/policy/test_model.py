@@ -8,6 +8,7 @@ import torch
 from policies import config
 
 from lnn_control.config import config_from_dict, config_to_dict
+from lnn_control.errors import ConfigError
 from lnn_control.policy import CoreConfig, LiquidPolicy, PolicyConfig
 
 CORES = {
@@ -88,3 +89,62 @@ def test_config_survives_a_dict_round_trip_with_a_baseline_core():
     cfg = with_core(CORES["mlp"])
     assert config_from_dict(PolicyConfig, config_to_dict(cfg)) == cfg
     assert np.isclose(LiquidPolicy(cfg).state_size, 3 * (32 + 16 + 1 + 1))
+
+
+def arm_inputs(policy, steps=10, size=2, seed=3):
+    """ArmReach-like sequences: frames, joint positions spread over (and beyond) the limits."""
+    torch.manual_seed(seed)
+    joints = torch.cat([torch.rand(size, steps, 6) * 7.0 - 3.5, torch.randn(size, steps, 6)], -1)
+    values = {name: torch.randint(0, 256, (size, steps, 64, 64, 3), dtype=torch.uint8)
+              for name in ("camera", "side_camera")}
+    values["joints"] = joints
+    return values, torch.rand(size, steps, len(policy.aged_streams)), torch.rand(size, steps) * 0.01 + 0.005
+
+
+def test_relative_commands_are_bounded_changes_from_the_measured_joints():
+    """``relative_to: joints``: a zero output commands the measured positions; any output moves
+    each joint by at most max_change, and the command stays inside [low, high]."""
+    policy = LiquidPolicy(config("arm_reach_cnn_cfc")).eval()
+    actions = policy.config.actions
+    low, high = torch.tensor(actions.low), torch.tensor(actions.high)
+    values, _, _ = arm_inputs(policy)
+    joints = values["joints"]
+    positions = joints[..., :6]
+    with torch.no_grad():
+        zero = policy.actions(torch.zeros(2, 10, 6), joints)
+        extreme = policy.actions(torch.randn(2, 10, 6) * 1e6, joints)
+    torch.testing.assert_close(zero, positions.clamp(low, high))
+    assert ((extreme >= low) & (extreme <= high)).all()
+    inside = (positions > low) & (positions < high)
+    assert ((extreme - positions).abs()[inside] <= 0.25 + 1e-6).all()
+    clear = (positions > low + 0.25) & (positions < high - 0.25)  # the full change fits
+    assert ((extreme - positions).abs()[clear] > 0.2499).all()
+
+
+def test_relative_step_module_equals_the_sequence_form():
+    """The deployed step reads the joint positions from its flat input as training does."""
+    torch.manual_seed(4)
+    policy = LiquidPolicy(config("arm_reach_cnn_cfc")).eval()
+    values, ages, dt = arm_inputs(policy)
+    with torch.no_grad():
+        actions, _ = policy.forward_sequence(values, ages, dt)
+        step, h = policy.step_module(), torch.zeros(2, policy.state_size)
+        for t in range(dt.shape[1]):
+            x = torch.cat([policy.encode("camera", values["camera"][:, t]),
+                           policy.encode("side_camera", values["side_camera"][:, t]),
+                           values["joints"][:, t], ages[:, t]], 1)
+            action, h = step(x, h, dt[:, t : t + 1])
+            torch.testing.assert_close(action, actions[:, t], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"max_change": None}, "go together"),
+    ({"max_change": [0.25, 0.0, 0.25, 0.25, 0.25, 0.25]}, "must be > 0"),
+    ({"max_change": [0.25] * 5}, "max_change has 5 entries"),
+    ({"relative_to": "camera"}, "must be a joint_state stream"),
+])
+def test_relative_actions_config_errors_name_the_fix(change, message):
+    raw = config_to_dict(config("arm_reach_cnn_cfc"))
+    raw["actions"].update(change)
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict(PolicyConfig, raw)

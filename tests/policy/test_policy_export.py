@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from policies import policy
+from policies import camera_frames, policy
 
 from lnn_control.cli import main
 from lnn_control.errors import ConfigError
@@ -115,3 +115,25 @@ def test_export_of_a_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nothing"), "--onnx", str(tmp_path / "s.onnx")]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "s.onnx").exists()
+
+
+@pytest.mark.parametrize("engine", ["onnx", "native"])
+def test_engines_compute_relative_joint_commands_as_torch_does(engine):
+    """ArmReach's policy commands changes from the measured joints (clipped to the limits): the
+    exported step reads the positions from its input as the torch step does."""
+    policy_ = policy("arm_reach_cnn_cfc", seed=7)
+    rng = np.random.default_rng(7)
+    frames = camera_frames(4, seed=7)
+    runtimes = [PolicyRuntime(policy_, engine), PolicyRuntime(policy_)]
+    out = [[], []]
+    for i in range(40):  # 0.4 s of 100 Hz joint states, a frame every 0.1 s; some joints near +-pi
+        stamp = 1_000_000_000 + i * 10_000_000
+        joints = np.concatenate([rng.uniform(-3.3, 3.3, 6), rng.normal(0, 1, 6)]).astype(np.float32)
+        for runtime, commands_ in zip(runtimes, out):
+            if i % 10 == 0:
+                runtime.on_event("camera", stamp, frames[i // 10])
+                runtime.on_event("side_camera", stamp, frames[3 - i // 10])
+            runtime.on_event("joints", stamp, joints)
+            commands_.append(runtime.command(stamp))
+    np.testing.assert_allclose(out[0], out[1], atol=1e-5, rtol=0)
+    assert np.ptp(np.array(out[1]), axis=0).min() > 0.5  # the commands follow the joints

@@ -205,6 +205,14 @@ def test_image_policies_are_refused_with_the_reason() -> None:
         NetworkStepsEnv(short_env(HOVER, 10), config, 4)
 
 
+
+def test_relative_joint_commands_are_refused_with_the_fix() -> None:
+    raw = read_yaml(MODELS / "arm_reach_cnn_cfc.yaml")
+    raw["streams"] = [s for s in raw["streams"] if s["kind"] != "image"]  # the joints alone
+    with pytest.raises(ConfigError, match="remove actions.relative_to"):
+        NetworkStepsEnv(short_env(HOVER, 10), config_from_dict(PolicyConfig, raw), 4)
+
+
 @pytest.mark.parametrize("path", sorted(RL_CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_rl_config_loads(path: Path, tmp_path: Path) -> None:
     """Every key checks out; a fine-tuning config's ``init`` (a trained policy, absent from a clone)
