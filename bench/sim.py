@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append(["env camera stream at 300 Hz, frames delivered", env_fps, "frames/s", TARGETS["camera_frames_per_s"], env_fps / raw_fps])
         done("env camera")
 
-        # -- QuadTarget-v0 (camera 30 Hz + IMU) and ArmReach-v0 (camera + joints), as shipped
+        # -- QuadTarget-v0 (camera 30 Hz + IMU) and ArmReach-v0 (two cameras + joints), as shipped
         for env_id, key in (("lnn_control/QuadTarget-v0", "quad_target"), ("lnn_control/ArmReach-v0", "arm_reach")):
             env = gym.make(env_id)
             env.reset(seed=0)
