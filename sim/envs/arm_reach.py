@@ -45,7 +45,7 @@ class ArmReachEnv(SensorEnv):
 
     The workspace camera looks at the arm from the front, 0.8-1.3 m from the target: alone it
     cannot tell the target's depth along its line of sight (the 6 cm ball's apparent size changes
-    by under 0.1 px per 2 cm); the side camera's view crosses it at about 70 degrees.
+    by under 0.1 px per 2 cm); the side camera's view crosses it at about 80 degrees.
 
     **Privileged** (``info["privileged_events"]``): ``ground_truth`` (joint_state (12,), exact, every
     control instant) and ``goal`` (vector (3,): the target's position m, world frame, at reset).
