@@ -182,7 +182,6 @@ class ArmReachEnv(SensorEnv):
         return reward, False, info
 
 
-
 @functools.lru_cache(maxsize=1)
 def _image_cameras() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``camera`` and ``side_camera`` streams' cameras: positions ``(2, 3)`` m, orientations

@@ -25,14 +25,22 @@ import numpy as np
 from lnn_control.sim.actions import to_action
 from lnn_control.sim.envs.quad_target import QuadTargetEnv
 from lnn_control.sim.experts.se3 import rotation_matrix
+from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.velocity import velocity_actions, yaw_of
 
 __all__ = ["TargetSearch", "target_view"]
 
-#: the camera ``fpv`` looks along the body x axis (image right is body -y, image up is body z)
-CAMERA_OFFSET = np.array([0.02, 0.0, 0.006])
-#: half the camera's field of view, both ways, rad
-HALF_VIEW = math.radians(40.0)
+
+def _camera() -> tuple[np.ndarray, float]:
+    """The image camera's position in the body frame ``(3,)`` m and half its field of view, rad,
+    as the MJCF model defines them."""
+    camera = load_scene(QuadTargetEnv.ROBOT).camera(QuadTargetEnv.IMAGE_CAMERA)
+    return camera.pos.copy(), math.radians(float(camera.fovy[0])) / 2
+
+
+#: the camera ``fpv`` looks along the body x axis (image right is body -y, image up is body z);
+#: its offset from the body origin, m, and half its (square) field of view, both ways, rad
+CAMERA_OFFSET, HALF_VIEW = _camera()
 
 
 def target_position(goal: np.ndarray) -> np.ndarray:
