@@ -1,11 +1,11 @@
 """``lnn-control bench ros``: IMU stamp -> command arrival through the policy node, over DDS.
 
-Three processes per run, all on loopback with a domain id of their own: an IMU publisher (200 Hz
-and 1 kHz, sensor-data QoS), the node under test, and a command receiver (see
-:mod:`lnn_control.bench.ros_probe`). The node is ``policy_node`` with an IMU-only CfC/NCP policy
-(``config/models/imu_cfc.yaml``, random weights, ``config/ros/imu_policy.yaml``, the ``native``
-engine by default) or, as the reference in the same run, a bare relay on the same executor that
-only copies the stamp, so the difference is the node's own work. Reported: the latency from
+Four processes per rate, all on loopback with a domain id of their own: an IMU publisher (200 Hz
+and 1 kHz, sensor-data QoS), the node under test, the reference node, and a command receiver (see
+:mod:`lnn_control.bench.ros_probe`). The node under test is ``policy_node`` with an IMU-only
+CfC/NCP policy (``config/models/imu_cfc.yaml``, random weights, ``config/ros/imu_policy.yaml``,
+the ``native`` engine by default); the reference, in the same run, is a bare relay on the same
+executor that only copies the stamp, so the difference is the node's own work. Reported: the latency from
 each IMU message's stamp to the arrival of the command computed from it (median, p99) and the
 fraction of IMU messages that produced a command. Targets: median <= relay + 100 us, and no lost
 messages at 1 kHz.
@@ -17,10 +17,13 @@ This is why the engine matters more than its step time suggests: onnxruntime's ~
 dispatches (23 us back to back) measured +132 to +171 us over the relay at 1 kHz; the native
 engine's generated C (2.4 us) brings the node's extra cost to what its Python code costs.
 
-This machine's wake-up latency drifts by hundreds of microseconds over a minute (the relay alone
-measured 460 us, then 900 us, at 200 Hz), so the relay and the node alternate, ``--rounds``
-times each per rate, in the order relay, node, node, relay, ..., and each row pools its rounds:
-the drift then falls on both alike.
+This machine's wake-up latency drifts by hundreds of microseconds within seconds (the relay
+alone measured 542 us and 1110 us in consecutive 4 s runs at 200 Hz), more than the margin
+measured. So the relay and the node run side by side for the whole measurement, each on an IMU
+topic of its own, and the publisher alternates between the two topics in blocks of ``--block``
+seconds at the one rate: the drift then falls on both alike, while each still sleeps a whole
+IMU period between its messages, as on a robot. The node's stream timeout is set above the gap
+between its blocks (its watchdog timer runs at the shipped period all the same).
 """
 
 from __future__ import annotations
@@ -42,14 +45,16 @@ from lnn_control.engines import ENGINES
 __all__ = ["add_arguments"]
 
 MARGIN_US = 100.0
+NODE_IMU, RELAY_IMU = "/bench/imu_node", "/bench/imu_relay"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``lnn-control bench ros``."""
     parser.add_argument("--json", default="out/bench_ros.json", help="where to write results")
     parser.add_argument("--rates", default="200,1000", help="IMU rates to measure, Hz")
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each run, s")
-    parser.add_argument("--rounds", type=int, default=6, help="alternating runs of relay and node per rate")
+    parser.add_argument("--seconds", type=float, default=20.0, help="IMU time for each node per rate, s")
+    parser.add_argument("--block", type=float, default=0.5,
+                        help="seconds of IMU messages to one node before the publisher switches")
     parser.add_argument("--engine", default="native", choices=ENGINES,
                         help="the policy node's step engine")
     parser.set_defaults(handler=_run)
@@ -71,25 +76,23 @@ def _run(args: argparse.Namespace) -> int:
         torch.manual_seed(0)
         policy = LiquidPolicy(load_config(PolicyConfig, root / "models" / "imu_cfc.yaml"))
         checkpoint = save_checkpoint(policy, Path(tmp) / "checkpoint")
+        # the IMU stream's timeout above the silence between the node's blocks
         policy_node = [sys.executable, "-m", "lnn_control.ros.policy_node", "--ros-args",
                        "--params-file", str(root / "ros" / "imu_policy.yaml"),
                        "-p", f"checkpoint:={checkpoint}", "-p", "autostart:=true",
-                       "-p", f"engine:={args.engine}"]
+                       "-p", f"engine:={args.engine}", "-p", f"streams.imu.topic:={NODE_IMU}",
+                       "-p", f"streams.imu.timeout_s:={4 * args.block:.3f}"]
         if args.engine in ("onnx", "native"):  # exported once, as deployed (`lnn-control export`)
             step = export_policy_onnx(policy, Path(tmp) / "step.onnx")
             policy_node += ["-p", f"engine_file:={step}"]
-        relay = [sys.executable, "-m", "lnn_control.bench.ros_probe", "relay"]
-        task = progress.add_task("ROS benchmark", total=2 * len(rates) * args.rounds)
-        nodes = {"bare relay": relay, f"policy_node ({args.engine})": policy_node}
+        relay = [sys.executable, "-m", "lnn_control.bench.ros_probe", "relay", RELAY_IMU]
+        nodes = {"bare relay": (relay, RELAY_IMU), f"policy_node ({args.engine})": (policy_node, NODE_IMU)}
+        task = progress.add_task("ROS benchmark", total=len(rates))
         for rate in rates:
-            runs: dict[str, list[tuple[int, Any]]] = {name: [] for name in nodes}
-            for round_ in range(args.rounds):
-                # relay, node, node, relay, ...: a drift within a pair of rounds falls on both alike
-                for name in list(nodes)[:: 1 if round_ % 2 == 0 else -1]:
-                    runs[name].append(_measure(nodes[name], rate, int(rate * args.seconds), Path(tmp)))
-                    progress.advance(task)
-            rows += [{"node": name, "rate_hz": rate, "rounds": args.rounds, **_pool(measured)}
-                     for name, measured in runs.items()]
+            measured = _measure(nodes, rate, int(rate * args.seconds), max(1, int(rate * args.block)), Path(tmp))
+            rows += [{"node": name, "rate_hz": rate, "block_s": args.block, **_summary(*values)}
+                     for name, values in measured.items()]
+            progress.advance(task)
     for row in rows:
         if row["node"] != "bare relay":
             relay_row = next(r for r in rows if r["node"] == "bare relay" and r["rate_hz"] == row["rate_hz"])
@@ -107,9 +110,12 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _measure(node: list[str], rate: float, count: int, tmp: Path) -> tuple[int, Any]:
-    """Start ``node`` and a receiver, publish ``count`` IMU messages at ``rate``, match commands;
-    returns the number sent and the latency of each command, us."""
+def _measure(nodes: dict[str, tuple[list[str], str]], rate: float, count: int, block: int,
+             tmp: Path) -> dict[str, tuple[int, Any, Any]]:
+    """Start the ``nodes`` (command line, IMU topic) side by side and a receiver, publish
+    ``count`` IMU messages to each node at ``rate``, alternating in blocks of ``block`` messages,
+    match the commands; returns for each node the number sent, the latency of each command (us)
+    and the median latency of each block (us)."""
     import numpy as np
 
     env = {**os.environ, "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
@@ -117,28 +123,37 @@ def _measure(node: list[str], rate: float, count: int, tmp: Path) -> tuple[int, 
     sent_file, received_file = tmp / "sent.json", tmp / "received.json"
     probe = [sys.executable, "-m", "lnn_control.bench.ros_probe"]
     quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    under_test = subprocess.Popen(node, **quiet)
-    receiver = subprocess.Popen(probe + ["receive", str(received_file)], **quiet)
+    processes = [subprocess.Popen(command, **quiet) for command, _ in nodes.values()]
+    processes.append(subprocess.Popen(probe + ["receive", str(received_file)], **quiet))
+    topics = [topic for _, topic in nodes.values()]
     try:
         time.sleep(3.0)  # node start-up (loading, exporting) and discovery
-        subprocess.run(probe + ["publish", str(rate), str(count), str(sent_file)], check=True,
-                       timeout=count / rate + 60, **quiet)
+        total = count * len(nodes)
+        subprocess.run(probe + ["publish", str(rate), str(total), str(block), str(sent_file), *topics],
+                       check=True, timeout=total / rate + 60, **quiet)
     finally:
-        for process in (receiver, under_test):
+        for process in processes[::-1]:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=30)
     sent = json.loads(sent_file.read_text())
     arrivals = dict((stamp, arrival) for stamp, arrival in json.loads(received_file.read_text()))
-    return len(sent), np.array([arrivals[s] - s for s in sent if s in arrivals]) / 1e3
+    measured = {}
+    for which, name in enumerate(nodes):
+        mine = [(index // block, stamp) for index, (stamp, to) in enumerate(sent) if to == which]
+        blocks: dict[int, list[float]] = {}
+        for k, stamp in mine:
+            if stamp in arrivals:
+                blocks.setdefault(k, []).append((arrivals[stamp] - stamp) / 1e3)
+        latency = np.array([value for values in blocks.values() for value in values])
+        measured[name] = (len(mine), latency, [float(np.median(v)) for v in blocks.values()])
+    return measured
 
 
-def _pool(runs: list[tuple[int, Any]]) -> dict[str, Any]:
-    """One row from the runs of one node at one rate: counts summed, latencies pooled."""
+def _summary(sent: int, latency: Any, block_medians: list[float]) -> dict[str, Any]:
+    """One row: the node's commands pooled over its blocks."""
     import numpy as np
 
-    sent = sum(count for count, _ in runs)
-    latency = np.concatenate([values for _, values in runs])
     return {"sent": sent, "commands": int(latency.size), "delivered": latency.size / sent,
             "median_us": float(np.median(latency)) if latency.size else float("nan"),
             "p99_us": float(np.percentile(latency, 99)) if latency.size else float("nan"),
-            "run_medians_us": [float(np.median(v)) if v.size else float("nan") for _, v in runs]}
+            "block_medians_us": block_medians}

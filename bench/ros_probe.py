@@ -4,12 +4,13 @@ Each runs in its own process (``python -m lnn_control.bench.ros_probe MODE ...``
 share a Python interpreter lock, and all use the same clock (``time.time_ns``), so the latency
 of a command is its arrival time minus the stamp of the IMU message it was computed from.
 
-- ``publish RATE COUNT OUT.json``: IMU messages (sensor-data QoS) stamped with the send time,
-  paced by sleeping to each deadline; writes the stamps sent;
+- ``publish RATE COUNT BLOCK OUT.json TOPIC...``: IMU messages (sensor-data QoS) stamped with the
+  send time, paced by sleeping to each deadline, on the first topic for ``BLOCK`` messages, then
+  the next, and round again; writes ``[stamp, topic index]`` of each message sent;
 - ``receive OUT.json``: records (stamp, arrival) of every command (reliable, deep queue, so the
   probe itself drops nothing) until SIGINT, then writes them;
-- ``relay``: the reference node: republishes each IMU's stamp as a command, nothing else, on
-  the policy node's executor (:func:`lnn_control.ros.spinning.spin`).
+- ``relay IMU_TOPIC``: the reference node: republishes each IMU's stamp as a command, nothing
+  else, on the policy node's executor (:func:`lnn_control.ros.spinning.spin`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sensor_msgs.msg import Imu
 
 from lnn_control.ros.spinning import spin
 
-IMU_TOPIC, COMMAND_TOPIC = "/imu/data", "/lnn_control/command"
+COMMAND_TOPIC = "/lnn_control/command"
 
 
 def _spin(node: Any, seconds: float | None = None) -> None:
@@ -43,26 +44,27 @@ def _spin(node: Any, seconds: float | None = None) -> None:
         executor.spin_once(timeout_sec=0.05)
 
 
-def publish(rate: float, count: int, out: str) -> None:
+def publish(rate: float, count: int, block: int, out: str, topics: list[str]) -> None:
     node = rclpy.create_node("bench_imu_publisher")
-    publisher = node.create_publisher(Imu, IMU_TOPIC, qos_profile_sensor_data)
+    publishers = [node.create_publisher(Imu, topic, qos_profile_sensor_data) for topic in topics]
     start = time.monotonic()
-    while node.count_subscribers(IMU_TOPIC) == 0 and time.monotonic() - start < 30:
+    while any(node.count_subscribers(t) == 0 for t in topics) and time.monotonic() - start < 30:
         time.sleep(0.05)
     time.sleep(1.0)  # let discovery settle on both sides
     message = Imu()
     message.linear_acceleration.z = 9.81
     sent = []
     period, deadline = 1.0 / rate, time.monotonic()
-    for _ in range(count):
+    for index in range(count):
         deadline += period
         pause = deadline - time.monotonic()
         if pause > 0:
             time.sleep(pause)
+        which = index // block % len(publishers)
         stamp = time.time_ns()
         message.header.stamp.sec, message.header.stamp.nanosec = divmod(stamp, 10**9)
-        publisher.publish(message)
-        sent.append(stamp)
+        publishers[which].publish(message)
+        sent.append((stamp, which))
     time.sleep(0.5)
     with open(out, "w") as stream:
         json.dump(sent, stream)
@@ -83,7 +85,7 @@ def receive(out: str) -> None:
         json.dump(arrivals, stream)
 
 
-def relay() -> None:
+def relay(imu_topic: str) -> None:
     node = rclpy.create_node("bench_relay")
     publisher = node.create_publisher(TwistStamped, COMMAND_TOPIC, 10)
 
@@ -92,7 +94,7 @@ def relay() -> None:
         command.header.stamp = message.header.stamp
         publisher.publish(command)
 
-    node.create_subscription(Imu, IMU_TOPIC, forward, qos_profile_sensor_data)
+    node.create_subscription(Imu, imu_topic, forward, qos_profile_sensor_data)
     spin(node)
 
 
@@ -100,9 +102,9 @@ if __name__ == "__main__":
     rclpy.init(args=None)
     mode, arguments = sys.argv[1], sys.argv[2:]
     if mode == "publish":
-        publish(float(arguments[0]), int(arguments[1]), arguments[2])
+        publish(float(arguments[0]), int(arguments[1]), int(arguments[2]), arguments[3], arguments[4:])
     elif mode == "receive":
         receive(arguments[0])
     else:
-        relay()
+        relay(arguments[0])
     rclpy.try_shutdown()
