@@ -118,6 +118,7 @@ class EventAligner:
         self.aged = list(config.aged_streams)
         self.stats = stats or RuntimeStats()
         self._shapes = {spec.name: spec.value_shape for spec in config.streams}
+        self._max_backward_ns = self.control.max_backward_s / NS
         for name in self.specs:
             self.stats.events.setdefault(name, 0)
         self.reset()
@@ -173,7 +174,7 @@ class EventAligner:
             return []
         stamp = int(stamp_ns)
         last = self.last_step
-        if last is not None and stamp < last - self.control.max_backward_s / NS:
+        if last is not None and stamp < last - self._max_backward_ns:
             self.stats.clock_resets += 1
             self.reset()
             return []
@@ -192,7 +193,7 @@ class EventAligner:
         if array.shape != self._shapes[spec.name]:
             raise _Rejected("shape", f"stream {spec.name!r}: shape {array.shape} does not match "
                             f"the expected {spec.value_shape}")
-        if not math.isfinite(sum(array.ravel().tolist())):  # Python floats: no overflow
+        if not math.isfinite(sum(array.tolist())):  # 1-D; Python floats: no overflow
             raise _Rejected("non_finite", f"stream {spec.name!r}: value holds NaN or Inf")
         return array
 
@@ -221,7 +222,7 @@ class EventAligner:
         if last is not None and stamp == last:
             self.stats.duplicates += 1
             return EventOutcome.DUPLICATE
-        if stamp < self._latest - self.control.max_backward_s / NS:
+        if stamp < self._latest - self._max_backward_ns:
             self.stats.clock_resets += 1
             self.reset()
             return None
@@ -249,6 +250,8 @@ class EventAligner:
                     self.stats.sub_steps += steps
         self.stats.steps += 1
         self.last_step = stamp
+        if steps == 1:  # nearly every event: without the sub-step arithmetic
+            return [StepInput(stamp, dt, self._ages(stamp), reset)]
         return [
             StepInput(at, dt, self._ages(at), reset and k == steps)
             for k in range(steps, 0, -1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Optional
 
 import numpy as np
@@ -127,6 +128,13 @@ class PolicyNode(LifecycleNode):
             name: _StreamMonitor(int(topic.timeout_s * 1e9))
             for name, topic in deployment.streams.items()
         }
+        #: each stream's message -> (stamp or None, value, encoding), sizes and joints bound
+        self._readers = {
+            name: partial(stream_value, self._specs[name].kind, topic.type, joint_names=topic.joint_names,
+                          image_size=self._specs[name].value_shape[:2] if self._specs[name].kind == "image" else None)
+            for name, topic in deployment.streams.items()
+        }
+        self._max_future_ns = deployment.max_future_s * 1e9
         self._low = np.asarray(config.actions.low, dtype=np.float64)
         self._high = np.asarray(config.actions.high, dtype=np.float64)
         self._last_command: Optional[np.ndarray] = None
@@ -169,15 +177,13 @@ class PolicyNode(LifecycleNode):
         monitor.received += 1
         monitor.window += 1
         monitor.last_arrival = now
-        spec, topic = self._specs[name], self.deployment.streams[name]
-        size = spec.value_shape[:2] if spec.kind == "image" else None
         try:
-            stamp, value, encoding = stream_value(spec.kind, topic.type, msg, topic.joint_names, size)
+            stamp, value, encoding = self._readers[name](msg=msg)
         except LnnControlError as error:
             self._reject(monitor, f"{name}: {error}")
             return
         stamp = now if stamp is None else stamp
-        if stamp > now + self.deployment.max_future_s * 1e9:
+        if stamp > now + self._max_future_ns:
             self._reject(monitor, f"{name}: stamp {(stamp - now) * 1e-9:.3f} s in the future")
             return
         controller = self._controller
