@@ -5,9 +5,9 @@ and 1 kHz, sensor-data QoS), the node under test, the reference node, and a comm
 :mod:`lnn_control.bench.ros_probe`). The node under test is ``policy_node`` with an IMU-only
 CfC/NCP policy (``config/models/imu_cfc.yaml``, random weights, ``config/ros/imu_policy.yaml``,
 the ``native`` engine by default); the reference, in the same run, is a bare relay on the same
-executor that only copies the stamp, so the difference is the node's own work. Reported: the latency from
-each IMU message's stamp to the arrival of the command computed from it (median, p99) and the
-fraction of IMU messages that produced a command. Targets: median <= relay + 100 us, and no lost
+executor that only copies the stamp, so the difference is the node's own work. Reported: the
+latency from each IMU message's stamp to the arrival of the command computed from it (median,
+p99) and the fraction of IMU messages that produced a command. Targets: median <= relay + 100 us, and no lost
 messages at 1 kHz.
 
 On this 2-core VM a core that has slept for 5 ms runs the next policy step 4-10x slower than a

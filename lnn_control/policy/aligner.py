@@ -250,8 +250,6 @@ class EventAligner:
                     self.stats.sub_steps += steps
         self.stats.steps += 1
         self.last_step = stamp
-        if steps == 1:  # nearly every event: without the sub-step arithmetic
-            return [StepInput(stamp, dt, self._ages(stamp), reset)]
         return [
             StepInput(at, dt, self._ages(at), reset and k == steps)
             for k in range(steps, 0, -1)
