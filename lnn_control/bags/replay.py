@@ -3,7 +3,7 @@
 Topics map to the checkpoint's streams with the parameter file the ROS 2 policy node uses
 (:class:`~lnn_control.policy.deployment.Deployment`), so a bag replays the way the node would
 have run on it. Each message becomes a stream value with
-:func:`~lnn_control.policy.messages.stream_value` and goes to
+:func:`~lnn_control.policy.messages.stream_reader` and goes to
 :meth:`PolicyRuntime.on_event <lnn_control.policy.runtime.PolicyRuntime.on_event>` in the order of
 its stamp (stable for equal stamps: then the bag's order), or by option in the order the messages
 were received (the bag's log time): that is the order a live node processed them in, so with
@@ -39,7 +39,7 @@ from lnn_control.bags.timing import StreamTiming, stream_timing
 from lnn_control.errors import ShapeError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, OutputTopic
-from lnn_control.policy.messages import MESSAGE_TYPES, stamp_ns, stream_value
+from lnn_control.policy.messages import MESSAGE_TYPES, stamp_ns, stream_reader
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 
 __all__ = ["ReplayRun", "StreamBinding", "Steps", "bind_streams", "replay"]
@@ -247,6 +247,7 @@ def _read(
     by_topic: dict[str, list[int]] = defaultdict(list)
     for index, binding in enumerate(bindings):
         by_topic[binding.topic].append(index)
+    readers = [stream_reader(b.kind, b.msgtype, b.joint_names, b.image_size) for b in bindings]
     topics = set(by_topic) | ({command_topic} if command_topic else set())
     done = ticker(progress, "reading", sum(bag.topics[t].count for t in topics))
     events = _Events()
@@ -268,8 +269,7 @@ def _read(
             if header_ns is None:
                 events.headerless.add(index)
             try:
-                _, value, encoding = stream_value(binding.kind, binding.msgtype, msg,
-                                                  binding.joint_names, binding.image_size)
+                _, value, encoding = readers[index](msg)
             except ShapeError as error:
                 _note(events.conversion, "conversion", binding, stamp, message.receive_ns,
                       str(error))

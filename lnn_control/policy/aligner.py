@@ -28,19 +28,23 @@ from __future__ import annotations
 
 import enum
 import math
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
 from lnn_control.policy.config import PolicyConfig, StreamSpec
 
-__all__ = ["EventAligner", "EventOutcome", "RuntimeStats", "StepInput"]
+__all__ = ["EventAligner", "EventOutcome", "Held", "RuntimeStats", "StepInput"]
 
 NS = 1e-9
-#: the ages of a policy without aged streams (shared, read-only)
-NO_AGES = np.zeros(0, dtype=np.float32)
-NO_AGES.flags.writeable = False
+#: a held value: a vector stream's values as float32 (``array("f")``, ``(n,)``) or an image
+#: ``(H, W, C)`` uint8
+Held = Union["array[float]", np.ndarray]
+#: the ages of a policy without aged streams
+NO_AGES: tuple[float, ...] = ()
 
 
 class EventOutcome(str, enum.Enum):
@@ -87,13 +91,13 @@ class StepInput(NamedTuple):
 
     :param stamp_ns: the instant the step ends at, nanoseconds.
     :param dt_s: the time it integrates over, seconds.
-    :param ages: ``(len(aged_streams),)`` float32: each aged stream's age scaled to [0, 1].
+    :param ages: ``(len(aged_streams),)``: each aged stream's age scaled to [0, 1].
     :param reset: zero the network state before this step (first step after a long gap).
     """
 
     stamp_ns: int
     dt_s: float
-    ages: np.ndarray
+    ages: Sequence[float]
     reset: bool = False
 
 
@@ -117,7 +121,7 @@ class EventAligner:
         self.stepping = self.control.stream if self.control.mode == "stream" else None
         self.aged = list(config.aged_streams)
         self.stats = stats or RuntimeStats()
-        self._shapes = {spec.name: spec.value_shape for spec in config.streams}
+        self._sizes = {spec.name: math.prod(spec.value_shape) for spec in config.streams}
         self._max_backward_ns = self.control.max_backward_s / NS
         for name in self.specs:
             self.stats.events.setdefault(name, 0)
@@ -126,7 +130,7 @@ class EventAligner:
     def reset(self) -> None:
         """Forget held values and stamps (a new episode)."""
         #: each stream's latest valid value and its stamp
-        self.held: dict[str, np.ndarray] = {}
+        self.held: dict[str, Held] = {}
         self.stamps: dict[str, int] = {}
         self.last_step: Optional[int] = None
         self._latest = -(2**63)  # latest stamp applied on any stream
@@ -183,19 +187,32 @@ class EventAligner:
         return self._advance(stamp)
 
     # -- rules -----------------------------------------------------------------------------------
-    def _check(self, spec: StreamSpec, value: np.ndarray, encoding: Optional[str]) -> np.ndarray:
+    def _check(self, spec: StreamSpec, value: Any, encoding: Optional[str]) -> Held:
         if spec.kind == "image":
             return self._check_image(spec, value, encoding)
+        # to float32 with the array module: beyond float32's range becomes inf, as in numpy, at
+        # a fraction of numpy's cost on a core that has just woken up (see bench/ros.py)
         try:
-            array = np.asarray(value, dtype=np.float32)
+            values = array("f", value.tolist() if isinstance(value, np.ndarray) else value)
         except (TypeError, ValueError):
-            raise _Rejected("dtype", f"stream {spec.name!r}: value is not numeric") from None
-        if array.shape != self._shapes[spec.name]:
-            raise _Rejected("shape", f"stream {spec.name!r}: shape {array.shape} does not match "
-                            f"the expected {spec.value_shape}")
-        if not math.isfinite(sum(array.tolist())):  # 1-D; Python floats: no overflow
+            values = None
+        if values is None or len(values) != self._sizes[spec.name]:
+            raise self._malformed(spec, value)
+        if not math.isfinite(sum(values)):  # Python floats: no overflow
             raise _Rejected("non_finite", f"stream {spec.name!r}: value holds NaN or Inf")
-        return array
+        return values
+
+    @staticmethod
+    def _malformed(spec: StreamSpec, value: Any) -> _Rejected:
+        """Why a vector value could not be read: not numbers, or the wrong shape."""
+        try:
+            shape = np.asarray(value, dtype=np.float32).shape
+        except (TypeError, ValueError):
+            return _Rejected("dtype", f"stream {spec.name!r}: value is not numeric")
+        if shape == spec.value_shape:  # numbers numpy reads but Python does not (strings)
+            return _Rejected("dtype", f"stream {spec.name!r}: value is not numeric")
+        return _Rejected("shape", f"stream {spec.name!r}: shape {shape} does not match "
+                         f"the expected {spec.value_shape}")
 
     @staticmethod
     def _check_image(spec: StreamSpec, value: np.ndarray, encoding: Optional[str]) -> np.ndarray:
@@ -256,9 +273,8 @@ class EventAligner:
             for at in (stamp - round((k - 1) * dt / NS),)
         ]
 
-    def _ages(self, now: int) -> np.ndarray:
+    def _ages(self, now: int) -> Sequence[float]:
         if not self.aged:
             return NO_AGES
         scale = 1.0 / self.control.max_age_s
-        return np.array([min(max((now - self.stamps[s]) * NS, 0.0) * scale, 1.0) for s in self.aged],
-                        dtype=np.float32)
+        return [min(max((now - self.stamps[s]) * NS, 0.0) * scale, 1.0) for s in self.aged]

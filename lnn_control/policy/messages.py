@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Optional, Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, Optional
 
 import numpy as np
 
@@ -29,12 +31,11 @@ __all__ = [
     "ns_to_stamp",
     "stamp_ns",
     "stream_message",
+    "stream_reader",
     "stream_value",
     "world_velocity",
 ]
 
-#: the largest float32; a value beyond it cannot be held without becoming inf
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 #: message types each stream kind can be read from
 MESSAGE_TYPES: dict[str, tuple[str, ...]] = {
     "imu": ("sensor_msgs/msg/Imu",),
@@ -76,64 +77,76 @@ def world_velocity(quaternion_xyzw: np.ndarray, body_velocity: np.ndarray) -> np
     return body_velocity + 2.0 * np.cross(u, np.cross(u, body_velocity) + w * body_velocity)
 
 
+#: a message -> ``(stamp_ns or None, value, image encoding or None)`` (see :func:`stream_reader`)
+StreamReader = Callable[[Any], tuple[Optional[int], Any, Optional[str]]]
+
+
+def stream_reader(
+    kind: str,
+    msgtype: str,
+    joint_names: Sequence[str] = (),
+    image_size: Optional[tuple[int, int]] = None,
+) -> StreamReader:
+    """How messages of one type are read as one stream's events (chosen once: a node reads
+    each message with no more than the conversion itself).
+
+    :param kind: the stream's kind (``imu``, ``image``, ...).
+    :param msgtype: the messages' type name, e.g. ``sensor_msgs/msg/Imu``.
+    :param joint_names: joint_state streams: the joints, in the policy's order (empty: as sent).
+    :param image_size: image streams: the expected ``(height, width)``; another size is refused
+        before any pixel is decoded (a huge or hostile image costs nothing).
+    :return: a function of a message (rclpy or rosbags) giving ``(stamp_ns or None, value,
+        image encoding or None)``; the stamp is ``None`` for messages without a header
+        (``Float64MultiArray``): use the receive time. A vector value is a list of floats or a
+        float64 array, as read: the runtime converts it to float32 (where a value beyond
+        float32's range becomes inf, and is rejected). It raises
+        :class:`~lnn_control.errors.ShapeError` for a message that cannot be read.
+    :raises ConfigError: ``kind`` cannot be read from ``msgtype``.
+    """
+    if msgtype not in MESSAGE_TYPES.get(kind, ()):
+        raise ConfigError(
+            f"a {kind} stream cannot be read from {msgtype}; use one of {MESSAGE_TYPES.get(kind)}"
+        )
+    if kind == "image":
+        decode = _raw_image if msgtype == "sensor_msgs/msg/Image" else _compressed_image
+
+        def read_image(msg: Any) -> tuple[Optional[int], np.ndarray, Optional[str]]:
+            image, encoding = decode(msg, image_size)
+            return stamp_ns(msg.header.stamp), image, encoding
+
+        return read_image
+    if kind == "attitude":
+        value = partial(_up_in_body, msgtype=msgtype)
+    elif kind == "joint_state":
+        value = partial(_joints, joint_names=joint_names)
+    else:
+        value = VECTOR_READERS[msgtype]
+    if msgtype == "std_msgs/msg/Float64MultiArray":
+        return lambda msg: (None, value(msg), None)
+    return lambda msg: (stamp_ns(msg.header.stamp), value(msg), None)
+
+
 def stream_value(
     kind: str,
     msgtype: str,
     msg: Any,
     joint_names: Sequence[str] = (),
     image_size: Optional[tuple[int, int]] = None,
-) -> tuple[Optional[int], np.ndarray, Optional[str]]:
-    """One message as a stream event.
-
-    :param kind: the stream's kind (``imu``, ``image``, ...).
-    :param msgtype: the message's type name, e.g. ``sensor_msgs/msg/Imu``.
-    :param msg: the message (rclpy or rosbags).
-    :param joint_names: joint_state streams: the joints, in the policy's order (empty: as sent).
-    :param image_size: image streams: the expected ``(height, width)``; another size is refused
-        before any pixel is decoded (a huge or hostile image costs nothing).
-    :return: ``(stamp_ns or None, value, image encoding or None)``; the stamp is ``None`` for
-        messages without a header (``Float64MultiArray``): use the receive time.
-    """
-    if msgtype not in MESSAGE_TYPES.get(kind, ()):
-        raise ConfigError(
-            f"a {kind} stream cannot be read from {msgtype}; use one of {MESSAGE_TYPES.get(kind)}"
-        )
-    header = getattr(msg, "header", None)
-    stamp = stamp_ns(header.stamp) if header is not None else None
-    if kind == "attitude":
-        value = _up_in_body(msg, msgtype)
-    elif msgtype == "sensor_msgs/msg/Imu":
-        value = _xyz(msg.angular_velocity) + _xyz(msg.linear_acceleration)
-    elif msgtype == "nav_msgs/msg/Odometry":
-        pose, twist = msg.pose.pose, msg.twist.twist
-        q = _quaternion(pose.orientation)
-        velocity = world_velocity(q, np.array(_xyz(twist.linear)))
-        value = np.concatenate([_xyz(pose.position), q, velocity, _xyz(twist.angular)])
-    elif msgtype == "sensor_msgs/msg/JointState":
-        value = _joints(msg, joint_names)
-    elif msgtype == "geometry_msgs/msg/PoseStamped":
-        value = _xyz(msg.pose.position)
-    elif msgtype == "geometry_msgs/msg/PointStamped":
-        value = _xyz(msg.point)
-    elif msgtype == "std_msgs/msg/Float64MultiArray":
-        value = np.asarray(msg.data, dtype=np.float64)
-    elif msgtype == "sensor_msgs/msg/Image":
-        _check_size((int(msg.height), int(msg.width)), image_size)
-        image, encoding = _raw_image(msg)
-        return stamp, image, encoding
-    else:
-        image, encoding = _compressed_image(msg, image_size)
-        return stamp, image, encoding
-    return stamp, _float32(value), None
+) -> tuple[Optional[int], Any, Optional[str]]:
+    """One message as a stream event: ``stream_reader(kind, msgtype, ...)(msg)``."""
+    return stream_reader(kind, msgtype, joint_names, image_size)(msg)
 
 
-def _float32(value: list[float] | np.ndarray) -> np.ndarray:
-    """``value`` as float32; beyond float32's range becomes inf (which the runtime rejects)."""
-    # the usual case, without numpy's error-state context (a NaN passes through either way)
-    if isinstance(value, list) and value and -FLOAT32_MAX <= min(value) and max(value) <= FLOAT32_MAX:
-        return np.array(value, dtype=np.float32)
-    with np.errstate(over="ignore"):
-        return np.asarray(value, dtype=np.float64).astype(np.float32)
+def _imu(msg: Any) -> list[float]:
+    w, a = msg.angular_velocity, msg.linear_acceleration
+    return [w.x, w.y, w.z, a.x, a.y, a.z]
+
+
+def _odometry(msg: Any) -> np.ndarray:
+    pose, twist = msg.pose.pose, msg.twist.twist
+    q = _quaternion(pose.orientation)
+    velocity = world_velocity(q, np.array(_xyz(twist.linear)))
+    return np.concatenate([_xyz(pose.position), q, velocity, _xyz(twist.angular)])
 
 
 def _up_in_body(msg: Any, msgtype: str) -> list[float]:
@@ -179,8 +192,19 @@ def _joints(msg: Any, joint_names: Sequence[str]) -> np.ndarray:
     return np.concatenate([position, velocity])
 
 
-def _raw_image(msg: Any) -> tuple[np.ndarray, str]:
+#: how a vector stream's value is read from each message type (attitude and joint_state aside)
+VECTOR_READERS: dict[str, Callable[[Any], Any]] = {
+    "sensor_msgs/msg/Imu": _imu,
+    "nav_msgs/msg/Odometry": _odometry,
+    "geometry_msgs/msg/PoseStamped": lambda msg: _xyz(msg.pose.position),
+    "geometry_msgs/msg/PointStamped": lambda msg: _xyz(msg.point),
+    "std_msgs/msg/Float64MultiArray": lambda msg: np.asarray(msg.data, dtype=np.float64),
+}
+
+
+def _raw_image(msg: Any, expected: Optional[tuple[int, int]]) -> tuple[np.ndarray, str]:
     """``sensor_msgs/Image`` -> ``(H, W, C)`` uint8 (rows may be padded: ``step`` bytes each)."""
+    _check_size((int(msg.height), int(msg.width)), expected)
     encoding = str(msg.encoding)
     channels = {"rgb8": 3, "bgr8": 3, "mono8": 1}.get(encoding)
     if channels is None:  # left to the runtime to reject, with the encoding named

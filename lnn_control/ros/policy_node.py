@@ -5,7 +5,7 @@ controller factory) and creates subscriptions, publishers and timers; ``activate
 commanding from a fresh network state; ``deactivate`` publishes the safe command once and stops;
 ``cleanup`` releases everything. ``autostart: true`` configures and activates at start-up.
 
-Each message is converted by :func:`lnn_control.policy.messages.stream_value` and handed to the
+Each message is converted by :func:`lnn_control.policy.messages.stream_reader` and handed to the
 controller with its ``header.stamp`` (the node's clock, so ``use_sim_time`` works, stamps messages
 without a header and rejects stamps more than ``max_future_s`` ahead). A command is published
 after every accepted message of the stepping stream (or at ``timer_rate_hz`` in timer mode),
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Optional
 
 import numpy as np
@@ -36,7 +35,7 @@ from lnn_control.errors import LnnControlError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, deployment_from_parameters, load_controller
 from lnn_control.policy.events import Controller
-from lnn_control.policy.messages import stream_value
+from lnn_control.policy.messages import stream_reader
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 from lnn_control.ros.conversions import CommandWriter, message_class, qos_profile
 from lnn_control.ros.spinning import run_node
@@ -130,8 +129,8 @@ class PolicyNode(LifecycleNode):
         }
         #: each stream's message -> (stamp or None, value, encoding), sizes and joints bound
         self._readers = {
-            name: partial(stream_value, self._specs[name].kind, topic.type, joint_names=topic.joint_names,
-                          image_size=self._specs[name].value_shape[:2] if self._specs[name].kind == "image" else None)
+            name: stream_reader(self._specs[name].kind, topic.type, topic.joint_names,
+                                self._specs[name].value_shape[:2] if self._specs[name].kind == "image" else None)
             for name, topic in deployment.streams.items()
         }
         self._max_future_ns = deployment.max_future_s * 1e9
@@ -178,7 +177,7 @@ class PolicyNode(LifecycleNode):
         monitor.window += 1
         monitor.last_arrival = now
         try:
-            stamp, value, encoding = self._readers[name](msg=msg)
+            stamp, value, encoding = self._readers[name](msg)
         except LnnControlError as error:
             self._reject(monitor, f"{name}: {error}")
             return

@@ -33,7 +33,7 @@ from typing import Any, Optional
 import numpy as np
 
 from lnn_control.errors import ConfigError
-from lnn_control.policy.aligner import EventAligner, StepInput
+from lnn_control.policy.aligner import EventAligner, Held, StepInput
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.events import SensorEvent
 from lnn_control.train.demonstrations import Episode
@@ -88,7 +88,7 @@ class StepRecorder:
         self.vector_names = [s.name for s in config.streams if s.kind != "image"]
         self.image_names = [s.name for s in config.streams if s.kind == "image"]
         self.rows: dict[str, list[Any]] = {key: [] for key in ("stamp", "dt", "ages", "reset", "instant")}
-        self.vectors: dict[str, list[np.ndarray]] = {name: [] for name in self.vector_names}
+        self.vectors: dict[str, list[Held]] = {name: [] for name in self.vector_names}  # float32 arrays
         self.frames: dict[str, list[np.ndarray]] = {name: [] for name in self.image_names}
         self.frame_index: dict[str, list[int]] = {name: [] for name in self.image_names}
         self.fresh = True  # the next step starts from a zero state
@@ -183,7 +183,7 @@ def featurize_episode(
         labels=episode.expert_command[instant].astype(np.float32).reshape(count, actions),
         instant=instant,
         vectors={
-            name: np.asarray(values, dtype=np.float32).reshape((count,) + config.stream(name).value_shape)
+            name: np.frombuffer(b"".join(values), dtype=np.float32).reshape((count,) + config.stream(name).value_shape).copy()
             for name, values in recorder.vectors.items()
         },
         frames={
