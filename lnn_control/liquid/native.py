@@ -27,8 +27,9 @@ import ctypes
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -67,6 +68,20 @@ MOVEMENT = {
 SCATTER = {"none": "=", "add": "+=", "mul": "*="}
 C_TYPES = {np.dtype(np.float32): "float", np.dtype(np.bool_): "unsigned char"}
 FUNCTION = "lnn_step"
+#: the stateful step: 1 if every output is finite (then h_new becomes h), else 0 (h is kept)
+ADVANCE = f"""
+static int all_finite(const float *values, int count) {{
+    for (int i = 0; i < count; i++) if (!isfinite(values[i])) return 0;
+    return 1;
+}}
+
+int lnn_advance(void) {{
+    {FUNCTION}();
+    if (!all_finite(out_0, sizeof(out_0) / sizeof(float)) || !all_finite(out_1, sizeof(out_1) / sizeof(float))) return 0;
+    memcpy(in_1, out_1, sizeof(in_1));
+    return 1;
+}}
+"""
 
 
 def generate_c(model: Any, inputs: list[str], outputs: list[str]) -> str:
@@ -84,7 +99,8 @@ def generate_c(model: Any, inputs: list[str], outputs: list[str]) -> str:
     shapes = {i.name: [d.dim_value if d.HasField("dim_value") else 1 for d in i.type.tensor_type.shape.dim]
               for i in graph.input}
     feeds = {name: np.zeros(shapes[name], dtype=np.float32) for name in inputs}
-    values: dict[str, np.ndarray] = dict(ReferenceEvaluator(model).run(None, feeds, intermediate=True))
+    with np.errstate(all="ignore"):  # only the shapes matter: log(0) is fine here
+        values: dict[str, np.ndarray] = dict(ReferenceEvaluator(model).run(None, feeds, intermediate=True))
     constant = {init.name for init in graph.initializer}
     values.update({init.name: numpy_helper.to_array(init) for init in graph.initializer})
     opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
@@ -275,7 +291,10 @@ def _literal(value: Any) -> str:
 
 class NativeStep:
     """An exported step (``x``, ``h``, ``dt`` -> ``y``, ``h_new``) compiled to native code, for
-    batch size 1. Not re-entrant: one call at a time (the runtime holds a lock).
+    batch size 1, as a stateful :class:`~lnn_control.policy.step_engines.StepEngine`: the inputs
+    and the state stay in the library's arrays, and a step checks its outputs for NaN and Inf
+    and moves ``h_new`` into ``h`` in C. Not re-entrant: one call at a time (the runtime holds a
+    lock).
 
     :param onnx_path: the step exported by :func:`~lnn_control.liquid.export.export_onnx`.
     :param folder: where the C source and the shared library are written (may be deleted once
@@ -293,31 +312,46 @@ class NativeStep:
             raise ConfigError("the native engine needs a C compiler (`cc`, or set $CC): install one "
                               "(e.g. build-essential) or use the onnx engine")
         model = onnx.load(str(onnx_path))
+        declared = {v.name: v for v in (*model.graph.input, *model.graph.output)}
+        x_size, h_size, _ = (declared[n].type.tensor_type.shape.dim[1].dim_value for n in INPUT_NAMES)
+        y_size = declared[OUTPUT_NAMES[0]].type.tensor_type.shape.dim[1].dim_value
         source = Path(folder) / "step.c"
         library = Path(folder) / "step.so"
-        source.write_text(generate_c(model, INPUT_NAMES, OUTPUT_NAMES))
+        source.write_text(generate_c(model, INPUT_NAMES, OUTPUT_NAMES) + ADVANCE)
         build = subprocess.run([compiler, "-O2", "-fPIC", "-shared", "-o", str(library), str(source), "-lm"],
                                capture_output=True, text=True)
         if build.returncode != 0:
             raise ConfigError(f"the native engine's C code did not compile: {build.stderr.strip()[:2000]}")
         handle = ctypes.CDLL(str(library))
-        self._function = getattr(handle, FUNCTION)
-        self._function.restype = None
-        self._function.argtypes = []
+        self._advance = handle.lnn_advance
+        self._advance.restype = ctypes.c_int
+        self._advance.argtypes = []
+        # the library's global arrays (ctypes arrays read and write Python floats directly)
+        self._x = (ctypes.c_float * x_size).in_dll(handle, "in_0")
+        self._h = (ctypes.c_float * h_size).in_dll(handle, "in_1")
+        self._dt = (ctypes.c_float * 1).in_dll(handle, "in_2")
+        self._y = (ctypes.c_float * y_size).in_dll(handle, "out_0")
 
-        def buffer(name: str, value: Any) -> np.ndarray:
-            """A (1, n) view of the library's global array for graph input or output ``value``."""
-            size = value.type.tensor_type.shape.dim[1].dim_value
-            return np.ctypeslib.as_array((ctypes.c_float * size).in_dll(handle, name)).reshape(1, size)
+    def clear(self) -> None:
+        """Zero the inputs and the state."""
+        ctypes.memset(self._x, 0, ctypes.sizeof(self._x))
+        self.zero_state()
 
-        declared = {v.name: v for v in (*model.graph.input, *model.graph.output)}
-        self._x, self._h, self._dt = (buffer(f"in_{k}", declared[n]) for k, n in enumerate(INPUT_NAMES))
-        self._y, self._h_new = (buffer(f"out_{k}", declared[n]) for k, n in enumerate(OUTPUT_NAMES))
+    def zero_state(self) -> None:
+        """Zero the state."""
+        ctypes.memset(self._h, 0, ctypes.sizeof(self._h))
 
-    def __call__(self, x: np.ndarray, h: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
-        """``x (1, F)``, ``h (1, S)`` float32 and ``dt`` s -> ``(y (1, O), h_new (1, S))`` (new arrays)."""
-        self._x[...] = x
-        self._h[...] = h
-        self._dt[0, 0] = dt
-        self._function()
-        return self._y.copy(), self._h_new.copy()
+    def write(self, start: int, values: Sequence[float]) -> None:
+        """``x[start:start + len(values)] = values`` (rounded to float32)."""
+        self._x[start:start + len(values)] = values
+
+    def advance(self, dt: float) -> Optional[list[float]]:
+        """One step over ``dt`` seconds: ``y`` as Python floats, and ``h`` becomes ``h_new``;
+        ``None``, ``h`` left as it was, if ``y`` or ``h_new`` holds NaN or Inf."""
+        self._dt[0] = dt
+        return self._y[:] if self._advance() else None
+
+    @property
+    def state(self) -> np.ndarray:
+        """``h`` ``(S,)`` float32 (a copy)."""
+        return np.array(self._h, dtype=np.float32)

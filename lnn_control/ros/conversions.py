@@ -72,19 +72,19 @@ class CommandWriter:
             twist = self._message.twist
             self._axes = [(getattr(twist, f.split(".")[0]), f.split(".")[1]) for f in twist_fields]
 
-    def __call__(self, command: np.ndarray, stamp: int) -> Any:
-        """The message of ``command`` (``(A,)`` float64, physical units) computed from the sensor
-        stamp ``stamp`` (ns); valid until the next call."""
+    def __call__(self, command: Sequence[float], stamp: int) -> Any:
+        """The message of ``command`` (``(A,)`` Python floats, physical units) computed from the
+        sensor stamp ``stamp`` (ns); valid until the next call."""
         message = self._message
         if self._header is not None:
             self._header.stamp.sec, self._header.stamp.nanosec = divmod(int(stamp), 1_000_000_000)
         if self._type == "geometry_msgs/msg/TwistStamped":
-            for (vector, axis), value in zip(self._axes, command.tolist()):
+            for (vector, axis), value in zip(self._axes, command):
                 setattr(vector, axis, value)
         elif self._type == "std_msgs/msg/Float64MultiArray":
-            message.data = array.array("d", command.tolist())
+            message.data = array.array("d", command)
         else:  # JointTrajectory: one point
-            message.points[0].positions = array.array("d", command.tolist())
+            message.points[0].positions = array.array("d", command)
         return message
 
 

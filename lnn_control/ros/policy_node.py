@@ -136,7 +136,7 @@ class PolicyNode(LifecycleNode):
         self._max_future_ns = deployment.max_future_s * 1e9
         self._low = np.asarray(config.actions.low, dtype=np.float64)
         self._high = np.asarray(config.actions.high, dtype=np.float64)
-        self._last_command: Optional[np.ndarray] = None
+        self._last_command: Optional[list[float]] = None
         self._published = 0
         self._next_warning_ns = 0  # time.monotonic_ns() before which rejections are not logged
         self._inference_ns: list[int] = []
@@ -204,14 +204,14 @@ class PolicyNode(LifecycleNode):
             controller.on_event(name, stamp, value)
             accepted = True
         if name == self._stepping and accepted and self._active and not self._tripped:
-            self._publish(controller.command(stamp), stamp)
+            self._publish(self._command(stamp), stamp)
             self._inference_ns.append(time.perf_counter_ns() - start)
 
     def _on_control_timer(self) -> None:
         if self._active and not self._tripped and self._controller is not None:
             stamp = self._now()
             start = time.perf_counter_ns()
-            self._publish(self._controller.command(stamp), stamp)
+            self._publish(self._command(stamp), stamp)
             self._inference_ns.append(time.perf_counter_ns() - start)
 
     def _on_watchdog(self) -> None:
@@ -240,20 +240,28 @@ class PolicyNode(LifecycleNode):
             self.get_logger().warning(f"{reason} ({monitor.rejected} rejected so far)")
 
     # -- output ----------------------------------------------------------------------------------
-    def _safe(self) -> np.ndarray:
+    def _safe(self) -> list[float]:
         mode = self.deployment.safe_command
         if mode == "hold" and self._last_command is not None:
             return self._last_command
         if mode == "zeros":
-            return np.clip(np.zeros_like(self._low), self._low, self._high)
-        return np.asarray(self.config.actions.safe_command, dtype=np.float64)
+            return np.clip(np.zeros_like(self._low), self._low, self._high).tolist()
+        return np.asarray(self.config.actions.safe_command, dtype=np.float64).tolist()
 
-    def _publish(self, command: np.ndarray, stamp: int) -> None:
-        if not isinstance(self._controller, PolicyRuntime):  # the runtime's are finite and in limits
-            command = np.asarray(command, dtype=np.float64)
-            if not np.isfinite(command).all():  # a controller plugin's bug must not reach a robot
-                command = np.asarray(self.config.actions.safe_command, dtype=np.float64)
-            command = np.minimum(np.maximum(command, self._low), self._high)
+    def _command(self, stamp: int) -> list[float]:
+        """The controller's command for ``stamp``: the runtime's as it is (finite and within
+        limits), another controller's checked (a plugin's bug must not reach a robot)."""
+        controller = self._controller
+        assert controller is not None
+        if isinstance(controller, PolicyRuntime):
+            return controller.command_values(stamp)
+        command = np.asarray(controller.command(stamp), dtype=np.float64)
+        if not np.isfinite(command).all():
+            command = np.asarray(self.config.actions.safe_command, dtype=np.float64)
+        return np.minimum(np.maximum(command, self._low), self._high).tolist()
+
+    def _publish(self, command: list[float], stamp: int) -> None:
+        """Publish ``command`` (``(A,)`` Python floats) stamped ``stamp`` (ns)."""
         self._publisher.publish(self._command_writer(command, stamp))
         self._last_command = command
         self._published += 1

@@ -13,7 +13,7 @@ from lnn_control.cli import main
 from lnn_control.errors import ConfigError
 from lnn_control.policy import PolicyRuntime, save_checkpoint
 from lnn_control.policy.export import open_policy_onnx
-from lnn_control.policy.runtime import make_engine
+from lnn_control.policy.step_engines import step_function
 
 BAG = Path(__file__).resolve().parents[3] / "shared" / "data" / "bags" / "imu_400hz_dropouts.bag"
 
@@ -60,7 +60,7 @@ def test_exported_step_reproduces_every_runtime_command_of_a_recorded_sequence(
     assert main(["export", str(tmp_path / "ckpt"), "--onnx", str(path)]) == 0
     assert "wrote" in capsys.readouterr().out
 
-    reference = make_engine(policy_.step_module(), "torch")
+    reference = step_function(policy_.step_module(), "torch")
     calls = []
 
     def recording(x, h, dt):
