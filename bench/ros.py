@@ -16,6 +16,8 @@ back-to-back time), so the node's extra work costs several times what it costs i
 This is why the engine matters more than its step time suggests: onnxruntime's ~60 node
 dispatches (23 us back to back) measured +132 to +171 us over the relay at 1 kHz; the native
 engine's generated C (2.4 us) brings the node's extra cost to what its Python code costs.
+That code is cold too: after a 5 ms sleep one numpy call costs 8-18 us instead of ~1, so the
+IMU path from message to command makes none (:mod:`lnn_control.policy.step_engines`).
 
 This machine's wake-up latency drifts by hundreds of microseconds within seconds (the relay
 alone measured 542 us and 1110 us in consecutive 4 s runs at 200 Hz), more than the margin
