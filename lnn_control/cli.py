@@ -4,6 +4,12 @@ Thin on purpose: it parses arguments and calls library code. Each command lives 
 ``add_arguments(parser)``, which declares its options and sets ``handler`` (a function taking the
 parsed namespace and returning an exit code) with ``parser.set_defaults``. Command modules import
 heavy dependencies (torch, mujoco, rclpy) inside their handlers so ``--help`` stays fast.
+
+A command names what it writes with ``--out`` (a folder), ``--json`` or ``--onnx`` (a file), see
+:data:`OUTPUT_OPTIONS`; one whose ``--out`` is a file says so with
+``parser.set_defaults(outputs={"out": "file"})``. :func:`main` checks these paths before the
+command runs, so a path under a file or into a read-only folder fails at once with one line,
+not after the work with a traceback.
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from collections.abc import Sequence
 
 from lnn_control import __version__
 from lnn_control.errors import LnnControlError
+from lnn_control.files import OutputKind, check_output_path
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "OUTPUT_OPTIONS", "build_parser", "check_outputs", "main"]
 
 #: command name -> (module defining ``add_arguments``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -33,6 +40,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("lnn_control.train.train_cli", "train a policy: demonstrations, behaviour cloning, DAgger, report"),
 }
 
+#: options that name what a command writes (namespace attribute -> "file" or "folder"); a command
+#: overrides an entry with ``set_defaults(outputs={...})``
+OUTPUT_OPTIONS: dict[str, OutputKind] = {"out": "folder", "json": "file", "onnx": "file"}
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one subparser per entry of :data:`COMMANDS`."""
@@ -47,10 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Check every output path of a parsed command line (:data:`OUTPUT_OPTIONS`, with the
+    command's own ``outputs``) before it runs.
+
+    :raises OutputPathError: naming the path, what is in the way and the option to change.
+    """
+    kinds: dict[str, OutputKind] = {**OUTPUT_OPTIONS, **getattr(args, "outputs", {})}
+    for name, kind in kinds.items():
+        value = getattr(args, name, None)
+        if value is not None:
+            check_output_path(value, kind, f"--{name.replace('_', '-')}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code (2 for a user error, with its message)."""
     args = build_parser().parse_args(argv)
     try:
+        check_outputs(args)
         return int(args.handler(args) or 0)
     except LnnControlError as error:
         print(f"lnn-control {args.command}: error: {error}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Errors a user of lnn_control can cause. Every message says what was wrong and what to do."""
 
-__all__ = ["ConfigError", "LnnControlError", "ShapeError"]
+__all__ = ["ConfigError", "LnnControlError", "OutputPathError", "ShapeError"]
 
 
 class LnnControlError(Exception):
@@ -13,3 +13,8 @@ class ConfigError(LnnControlError, ValueError):
 
 class ShapeError(LnnControlError, ValueError):
     """A tensor or array has the wrong shape, dtype or value range for where it was passed."""
+
+
+class OutputPathError(LnnControlError, ValueError):
+    """A path given for a command's output cannot be written (a file where a folder must be, a
+    folder where a file must be, or a folder this user may not write into)."""

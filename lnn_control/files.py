@@ -1,7 +1,8 @@
 """Results written whole or not at all: a hidden staging folder beside the target, moved into
 place at the end, with the permissions a plain ``mkdir`` / ``open`` would have given (a
 ``tempfile`` folder or file is private to its owner, which would keep a checkpoint from the
-user a robot's node runs as)."""
+user a robot's node runs as). And :func:`check_output_path`, which tells before any work
+starts whether an output path can be written at all."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal, Optional
 
-__all__ = ["open_permissions", "replaced_whole", "staging_folder"]
+from lnn_control.errors import OutputPathError
+
+__all__ = ["OutputKind", "check_output_path", "open_permissions", "output_path_problem",
+           "replaced_whole", "staging_folder"]
+
+#: what an output path names: a file to write, or a folder to create or fill
+OutputKind = Literal["file", "folder"]
 
 
 def _umask() -> int:
@@ -52,3 +60,44 @@ def replaced_whole(target: Path) -> Iterator[Path]:
         staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def output_path_problem(path: str | os.PathLike[str], kind: OutputKind) -> Optional[str]:
+    """Why ``path`` cannot be written as a ``kind`` (``None`` if nothing stands in the way).
+
+    Looks at the file system only and writes nothing: ``path`` itself, if it exists, must be of
+    the right kind and writable, and the nearest existing folder above it must be a folder this
+    process may write into (not a file, not a broken link; results are staged beside their
+    target). Whether an existing output may be replaced is for the command to decide.
+    """
+    target = Path(path)
+    if target.exists():
+        if kind == "file" and target.is_dir():
+            return f"{target} is a folder, not a file"
+        if kind == "folder" and not target.is_dir():
+            return f"{target} is a file, not a folder"
+        if not os.access(target, os.W_OK | (os.X_OK if kind == "folder" else 0)):
+            return f"{target} is not writable by this user"
+    elif target.is_symlink():
+        return f"{target} is a link to {os.readlink(target)}, which does not exist"
+    for folder in target.parents:
+        if folder.exists():
+            if not folder.is_dir():
+                return f"{folder} is a file, not a folder"
+            if not os.access(folder, os.W_OK | os.X_OK):
+                return f"the folder {folder} is not writable by this user"
+            return None
+        if folder.is_symlink():
+            return f"{folder} is a link to {os.readlink(folder)}, which does not exist"
+    return None
+
+
+def check_output_path(path: str | os.PathLike[str], kind: OutputKind, option: str) -> None:
+    """Raise if ``path`` (given with the command-line ``option``) cannot be written as a ``kind``.
+
+    :raises OutputPathError: e.g. ``cannot write out/x.json: out is a file, not a folder;
+        choose another --json path``.
+    """
+    problem = output_path_problem(path, kind)
+    if problem is not None:
+        raise OutputPathError(f"cannot write {path}: {problem}; choose another {option} path")

@@ -8,11 +8,9 @@ from __future__ import annotations
 import argparse
 
 from lnn_control.errors import ConfigError
+from lnn_control.sim.ids import SHORT_NAMES, env_id
 
 __all__ = ["add_arguments"]
-
-#: short names accepted for --env
-_IDS = ("QuadHover-v0", "QuadTarget-v0", "ArmReach-v0")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     view.add_argument("--expert", action="store_true", help="drive with the privileged expert (default: random actions)")
     view.add_argument("--out", required=True, help="PNG file to write")
     view.add_argument("--frames", type=int, default=8, help="frames per strip (default 8)")
-    view.set_defaults(handler=_view)
+    view.set_defaults(handler=_view, outputs={"out": "file"})
 
     evaluate = commands.add_parser(
         "eval",
@@ -45,17 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _episode_arguments(parser: argparse.ArgumentParser, seed_help: str) -> None:
     """``--env``, ``--scenario`` and ``--seed``, shared by the subcommands."""
-    parser.add_argument("--env", required=True, help=f"env id, e.g. lnn_control/QuadHover-v0 (or just {', '.join(_IDS)})")
+    parser.add_argument("--env", required=True, help=f"env id, e.g. lnn_control/QuadHover-v0 (or just {', '.join(SHORT_NAMES)})")
     parser.add_argument("--scenario", default="nominal", help="scenario name or YAML path (default nominal)")
     parser.add_argument("--seed", type=int, default=0, help=seed_help)
-
-
-def env_id(name: str) -> str:
-    """The registered id for ``name`` (full id or short name); a clear error for anything else."""
-    full = name if name.startswith("lnn_control/") else f"lnn_control/{name}"
-    if full.split("/", 1)[1] not in _IDS:
-        raise ConfigError(f"unknown env {name!r}: choose one of {', '.join('lnn_control/' + i for i in _IDS)}")
-    return full
 
 
 def _view(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lnn_control.policy.deployment import OutputTopic, StreamTopic
+from lnn_control.sim.ids import env_id
 
 __all__ = ["SimParameters"]
 
@@ -23,6 +24,7 @@ class SimParameters:
     streams: dict[str, StreamTopic]
     #: the commands applied (the policy node's output settings)
     command: OutputTopic
+    #: registered id or short name (``QuadHover-v0``); held as the registered id
     env: str = "lnn_control/QuadHover-v0"
     scenario: str = "nominal"
     seed: int = 0
@@ -41,3 +43,6 @@ class SimParameters:
     #: give up and start anyway after ``start_timeout_s``
     wait_for_subscribers: list[str] = field(default_factory=list)
     start_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.env = env_id(self.env)

@@ -22,6 +22,7 @@ import numpy as np
 from lnn_control.errors import ConfigError
 from lnn_control.resources import config_path
 from lnn_control.policy.events import Controller
+from lnn_control.sim.ids import SHORT_NAMES, env_id as resolve_env_id
 from lnn_control.sim.parameters import SimParameters
 
 __all__ = ["add_arguments", "record"]
@@ -86,6 +87,7 @@ def record(
 ) -> dict[str, Any]:
     """Run ``episodes`` seeded episodes and write them to the new bag folder ``out``.
 
+    :param env_id: registered id or short name (``QuadHover-v0``).
     :param checkpoint: the policy to fly; ``None`` flies the env's expert.
     :param params: the ``sim_node`` parameter file (default: the env's in ``config/ros``).
     :return: a summary: path, messages per topic, episode results.
@@ -101,6 +103,7 @@ def record(
     from lnn_control.policy.messages import command_message, stream_message
     from lnn_control.sim.rollout import run_episode
 
+    env_id = resolve_env_id(env_id)
     target = Path(out)
     if target.exists():
         raise ConfigError(f"{target} exists; record never writes over a bag (choose a new path)")
@@ -178,7 +181,8 @@ def _default_params(env_id: str) -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``lnn-control record``."""
-    parser.add_argument("--env", required=True, help="registered env id, e.g. lnn_control/QuadHover-v0")
+    parser.add_argument("--env", required=True,
+                        help=f"env id, e.g. lnn_control/QuadHover-v0 (or just {', '.join(SHORT_NAMES)})")
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument("--expert", action="store_true", help="fly the env's privileged expert")
     who.add_argument("--model", help="checkpoint folder of the policy to fly")

@@ -3,20 +3,26 @@
 ``ros2 launch`` (the ``launch`` and ``launch_ros`` packages) comes with a ROS install and is not
 on PyPI. This starts the same executables with the same parameter files as
 ``launch/policy.launch.py`` and ``launch/sim.launch.py`` (a test checks that the two agree), each
-as its own process, and stops them all on Ctrl-C. Parameter files default to the installed
-``share/lnn_control/config/ros`` (or the checkout's ``config/ros``).
+as its own process, and stops them all on Ctrl-C (or SIGTERM). If a node exits with an error
+(``policy_node`` exits with status 2 when its autostart configure fails, e.g. on a missing
+checkpoint), the others are stopped too and the command fails with that node's error. Parameter
+files default to the installed ``share/lnn_control/config/ros`` (or the checkout's ``config/ros``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
-from lnn_control.errors import ConfigError
+from lnn_control.errors import ConfigError, LnnControlError
 from lnn_control.resources import config_path
 
 __all__ = ["PLANS", "NodeSpec", "add_arguments", "commands"]
@@ -86,17 +92,97 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=_run)
 
 
+#: terminal colour codes, removed before a log line is read for its message
+_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+#: an rcutils console line at ERROR or FATAL: ``[ERROR] [1712.5] [policy_node]: message``
+_ERROR_LOG = re.compile(r"^\[(?:ERROR|FATAL)\] \[[^]]*\] \[[^]]*\]: (?P<message>.+)$")
+
+
+class _NodeProcess:
+    """One node process of a plan; its stderr (where ROS logs go) is passed through line by line
+    and its error lines are kept, so that its failure can be reported in one line.
+
+    :param name: the node's executable name (``policy_node``).
+    :param line: its command line (:func:`commands`).
+    """
+
+    def __init__(self, name: str, line: list[str], environment: dict[str, str]) -> None:
+        self.name = name
+        #: messages of its ERROR/FATAL log lines and of its ``<name>: ...`` lines, in order
+        self.errors: list[str] = []
+        #: its last non-empty stderr line (a traceback's last line, say)
+        self.last_line = ""
+        self.process = subprocess.Popen(line, env=environment, stderr=subprocess.PIPE, text=True,
+                                        errors="replace", bufsize=1)
+        self._reader = threading.Thread(target=self._pass_through, name=f"{name} stderr", daemon=True)
+        self._reader.start()
+
+    def _pass_through(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            text = _COLOUR.sub("", line).strip()
+            if not text:
+                continue
+            self.last_line = text
+            logged = _ERROR_LOG.match(text)
+            if logged:
+                self.errors.append(logged["message"])
+            elif text.startswith(f"{self.name}: "):
+                self.errors.append(text[len(self.name) + 2:])
+
+    def stop(self, timeout_s: float = 20.0) -> int:
+        """SIGINT (as Ctrl-C) if still running, killed after ``timeout_s``; returns the exit code
+        once its stderr is read to the end."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=5.0)
+        return self.process.returncode
+
+    def reason(self) -> str:
+        """Why it failed: its first error message, else its last stderr line."""
+        return self.errors[0] if self.errors else (self.last_line or "it printed no error")
+
+
+def _exit_status(code: int) -> int:
+    """A process's status as a shell reports it (killed by signal N: 128 + N)."""
+    return code if code >= 0 else 128 - code
+
+
 def _run(args: argparse.Namespace) -> int:
     files = {"params": args.params, "sim_params": args.sim_params}
     lines = commands(args.plan, args.checkpoint, files, args.namespace, not args.no_autostart)
-    processes = [subprocess.Popen(line) for line in lines]
-    print(f"started {len(processes)} node(s); Ctrl-C stops them")
-    signal.signal(signal.SIGINT, lambda *_: None)  # the children get the same Ctrl-C
+    environment = dict(os.environ)
+    if sys.stderr.isatty():  # ROS colours its log lines on a terminal; they now pass through a pipe
+        environment.setdefault("RCUTILS_COLORIZED_OUTPUT", "1")
+    stopping = threading.Event()
+    previous = {number: signal.signal(number, lambda *_: stopping.set())
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    nodes: list[_NodeProcess] = []
+    failed: Optional[_NodeProcess] = None
     try:
-        codes = [process.wait() for process in processes]
+        for spec, line in zip(PLANS[args.plan], lines):
+            nodes.append(_NodeProcess(spec.executable, line, environment))
+        print(f"started {', '.join(f'{n.name} (pid {n.process.pid})' for n in nodes)}; Ctrl-C stops them",
+              flush=True)
+        while not stopping.is_set():
+            failed = next((n for n in nodes if n.process.poll() not in (None, 0)), None)
+            if failed is not None or all(n.process.poll() is not None for n in nodes):
+                break
+            stopping.wait(0.1)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-                process.wait(timeout=20)
-    return max(codes, default=0)
+        codes = [node.stop() for node in nodes]  # after Ctrl-C they have it already; again is harmless
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if failed is not None:
+        others = [n.name for n in nodes if n is not failed]
+        raise LnnControlError(
+            f"{failed.name} exited with status {_exit_status(failed.process.returncode)}: {failed.reason()}"
+            + (f"; stopped {', '.join(others)}" if others else ""))
+    return max((_exit_status(code) for code in codes), default=0)

@@ -51,7 +51,7 @@ class EnvConfig:
     scenario: str = "nominal"
 
     def __post_init__(self) -> None:
-        from lnn_control.sim.cli import env_id
+        from lnn_control.sim.ids import env_id
 
         self.id = env_id(self.id)
 

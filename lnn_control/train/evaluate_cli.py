@@ -38,7 +38,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from lnn_control.config import config_from_dict
     from lnn_control.policy.checkpoint import read_checkpoint_config
     from lnn_control.policy.config import PolicyConfig
-    from lnn_control.sim.cli import env_id
+    from lnn_control.sim.ids import env_id
     from lnn_control.train.config import SCENARIOS
     from rich.console import Console
 
