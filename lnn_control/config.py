@@ -3,7 +3,8 @@
 ``load_config(PolicyConfig, "config/models/x.yaml")`` builds the dataclass tree from plain YAML
 data, checking every key: unknown keys, missing keys and wrong types are reported with their full
 path (``streams[1].height must be an int, got 'abc'``), and each dataclass's ``__post_init__``
-checks values, its :class:`~lnn_control.errors.ConfigError` prefixed with where it happened.
+checks values, its :class:`~lnn_control.errors.ConfigError` prefixed with where it happened. A
+required field's ``metadata["missing"]`` says what to put there when the key is missing or null.
 YAML is read with ``yaml.safe_load``: a config can never construct Python objects.
 """
 
@@ -71,10 +72,13 @@ def config_from_dict(cls: type[T], data: Any, where: str = "") -> T:
     hints = typing.get_type_hints(cls)
     values = {}
     for key, field in fields.items():
-        if key in data:
+        hint = field.metadata.get("missing")
+        if key in data and (data[key] is not None or not hint):
             values[key] = _convert(hints[key], data[key], _join(where, key))
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"missing key {_join(where, key)!r}")
+            path = _join(where, key)
+            said = f"key {path!r} is null" if key in data else f"missing key {path!r}"
+            raise ConfigError(said + (f": {hint}" if hint else ""))
     try:
         return cls(**values)
     except ConfigError as error:

@@ -20,6 +20,12 @@ triggering message's (or the timer tick's) and it records the command and the ne
 
 One pass over the bag: the messages of the policy's topics are read and converted first (their
 values are held in memory, an image as its pixels), then sorted by stamp and fed.
+
+Two warnings say when a replay cannot mean what it seems to: an IMU stream whose linear
+acceleration looks like g instead of m/s^2 (:class:`~lnn_control.policy.gravity_check.GravityCheck`
+on its first messages; ``streams.<name>.scale`` of the parameter file converts it), and a stepping
+stream whose median period differs from the policy's ``control.nominal_dt_s`` by more than a
+factor of 2 (:func:`~lnn_control.bags.timing.rate_mismatch`).
 """
 
 from __future__ import annotations
@@ -35,10 +41,11 @@ from lnn_control.bags.errors import MessageTypeError, TopicNotFoundError
 from lnn_control.bags.progress import EVERY, ticker
 from lnn_control.bags.reader import Bag
 from lnn_control.bags.recorded import RecordedCommands, command_values
-from lnn_control.bags.timing import StreamTiming, stream_timing
+from lnn_control.bags.timing import StreamTiming, rate_mismatch, stream_timing
 from lnn_control.errors import ShapeError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, OutputTopic
+from lnn_control.policy.gravity_check import GravityCheck
 from lnn_control.policy.messages import MESSAGE_TYPES, stamp_ns, stream_reader
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 
@@ -60,6 +67,8 @@ class StreamBinding:
     joint_names: tuple[str, ...] = ()
     #: image streams: (height, width) expected; other sizes are refused before decoding
     image_size: Optional[tuple[int, int]] = None
+    #: imu streams: the factor to m/s^2 of the linear acceleration (``streams.<name>.scale``)
+    accel_scale: float = 1.0
 
 
 @dataclass
@@ -143,7 +152,7 @@ def bind_streams(bag: Bag, deployment: Deployment, config: PolicyConfig) -> list
             )
         size = (spec.value_shape[0], spec.value_shape[1]) if spec.kind == "image" else None
         bindings.append(StreamBinding(spec.name, spec.kind, mapped.topic, topic.msgtype,
-                                      tuple(mapped.joint_names), size))
+                                      tuple(mapped.joint_names), size, mapped.scale))
     return bindings
 
 
@@ -170,7 +179,7 @@ def replay(
     command_topic = _recorded_topic(bag, output, warnings)
     actions = len(runtime.policy.config.actions.names)
     events = _read(bag, bindings, output, command_topic, actions, receive_time, progress)
-    warnings += events.warnings
+    warnings += events.warnings + events.sensor_warnings
     feed = _Feed(runtime, bindings, events.conversion, events.receive if arrival_order else None)
     control = runtime.control
     if control.mode == "timer":
@@ -190,6 +199,10 @@ def replay(
         receive = np.asarray(events.timing_receive[index], dtype=np.int64)
         lagged = None if index in events.headerless else receive
         streams.append(StreamRecord(binding, stamps, receive, stream_timing(stamps, lagged)))
+        if control.mode == "stream" and binding.stream == control.stream:
+            mismatch = rate_mismatch(binding.stream, binding.topic, streams[-1].timing,
+                                     control.nominal_dt_s)
+            warnings += [mismatch] if mismatch else []
     return ReplayRun(
         time_base="receive" if receive_time else "header",
         streams=streams,
@@ -233,6 +246,8 @@ class _Events:
     conversion: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: why the recorded commands cannot be compared (then no more are collected)
     warnings: list[str] = field(default_factory=list)
+    #: what the sensors' values suggest is wrong (an IMU in g: :class:`GravityCheck`)
+    sensor_warnings: list[str] = field(default_factory=list)
 
 
 def _read(
@@ -247,7 +262,10 @@ def _read(
     by_topic: dict[str, list[int]] = defaultdict(list)
     for index, binding in enumerate(bindings):
         by_topic[binding.topic].append(index)
-    readers = [stream_reader(b.kind, b.msgtype, b.joint_names, b.image_size) for b in bindings]
+    readers = [stream_reader(b.kind, b.msgtype, b.joint_names, b.image_size,
+                             accel_scale=b.accel_scale) for b in bindings]
+    gravity = {index: GravityCheck(b.stream, b.accel_scale)
+               for index, b in enumerate(bindings) if b.kind == "imu"}
     topics = set(by_topic) | ({command_topic} if command_topic else set())
     done = ticker(progress, "reading", sum(bag.topics[t].count for t in topics))
     events = _Events()
@@ -279,8 +297,18 @@ def _read(
             events.binding.append(index)
             events.values.append(value)
             events.encodings.append(encoding)
+            check = gravity.get(index)
+            if check is not None and not check.decided:
+                _warn(events.sensor_warnings, check.observe(value))
+    for check in gravity.values():  # a short bag: decide on what it held
+        _warn(events.sensor_warnings, check.finish())
     done(count)
     return events
+
+
+def _warn(warnings: list[str], warning: Optional[str]) -> None:
+    if warning is not None:
+        warnings.append(warning)
 
 
 def _collect_command(

@@ -13,6 +13,9 @@ since epoch, and optionally their receive times. Definitions, all in seconds unl
 - *out of order*: a message whose stamp is older than the newest stamp received before it;
 - *duplicate*: a stamp equal to an earlier one of the same stream;
 - *lag*: receive time minus stamp (positive: received after it was stamped).
+
+:func:`rate_mismatch` compares the stream that steps a policy with the period the policy expects
+(its ``control.nominal_dt_s``).
 """
 
 from __future__ import annotations
@@ -22,10 +25,14 @@ from typing import Any, Optional
 
 import numpy as np
 
-__all__ = ["GAP_FACTOR", "StreamTiming", "sorted_periods", "stream_timing"]
+__all__ = ["GAP_FACTOR", "RATE_FACTOR", "StreamTiming", "rate_mismatch", "sorted_periods",
+           "stream_timing"]
 
 #: a period longer than this many median periods is a gap
 GAP_FACTOR = 1.5
+#: a stepping stream whose median period is more than this many times longer or shorter than the
+#: policy's nominal_dt_s is warned about
+RATE_FACTOR = 2.0
 PERCENTILES = (1, 5, 50, 95, 99)
 NS = 1e-9
 
@@ -113,4 +120,31 @@ def stream_timing(
         out_of_order=int(np.sum(stamps[1:] < newest_before)) if count else 0,
         duplicates=count - int(distinct.size),
         lag_s=lag,
+    )
+
+
+def rate_mismatch(stream: str, topic: str, timing: StreamTiming, nominal_dt_s: float) -> Optional[str]:
+    """A warning when the stream that steps a policy runs at another rate than it was trained at.
+
+    :param stream: the stepping stream's name (``control.stream``).
+    :param topic: the topic it was read from.
+    :param timing: its timing (:func:`stream_timing`); its median period is ``1 / nominal_rate_hz``.
+    :param nominal_dt_s: the policy's ``control.nominal_dt_s``, the period it expects, s.
+    :return: the warning text when the median period differs from ``nominal_dt_s`` by more than
+        :data:`RATE_FACTOR` either way; ``None`` otherwise, or with fewer than two stamps.
+    """
+    if timing.nominal_rate_hz is None:
+        return None
+    period = 1.0 / timing.nominal_rate_hz
+    ratio = period / nominal_dt_s
+    if 1.0 / RATE_FACTOR <= ratio <= RATE_FACTOR:
+        return None
+    how = f"{ratio:.3g} times longer" if ratio > 1.0 else f"{1.0 / ratio:.3g} times shorter"
+    return (
+        f"stream {stream!r} ({topic}) steps the network at {timing.nominal_rate_hz:.3g} Hz (median "
+        f"period {period * 1e3:.3g} ms), but the policy expects {1.0 / nominal_dt_s:.3g} Hz "
+        f"(control.nominal_dt_s {nominal_dt_s:g} s): each step is {how} than the steps it was "
+        f"trained on, so the network integrates over time steps it was never trained on and "
+        f"its commands are not the ones it gives at its own rate. Retrain the policy at the "
+        f"robot's rate, or replay the topic that carries the rate it was trained at"
     )

@@ -11,15 +11,21 @@ What real sensors do, and what the aligner does about it (each counted in :class
 
 =============================================  ==========================================
 stamp equal to the stream's last one            dropped as a duplicate (``dt = 0``)
-stamp older than the last applied, by less      dropped as late (out of order)
+stamp older than the stream's last one (the     dropped as late (out of order)
+stepping stream: than the last step), by less
 than ``control.max_backward_s``
-stamp older by more (a clock jump backwards)    full reset, then applied as the first event
+stamp older than the stream's last one by more  full reset, then applied as the first event
+(its clock jumped backwards)
 gap above ``control.max_step_s``                integrated in equal sub-steps no longer
                                                 than it (``long_gaps``)
 gap above ``control.reset_gap_s``               network state reset (``gap_resets``)
 NaN / Inf, wrong shape or dtype, unknown        rejected with a reason, never propagated
 stream, unsupported image encoding
 =============================================  ==========================================
+
+Each stream is ordered against its own stamps: a message of one stream stamped before another
+stream's latest (a camera frame that took longer to arrive than the IMU messages after it) is
+the sensors' latency, not a clock jump; its age says how old it is.
 
 Until every stream has delivered a valid message since the last reset nothing steps.
 """
@@ -133,7 +139,11 @@ class EventAligner:
         self.held: dict[str, Held] = {}
         self.stamps: dict[str, int] = {}
         self.last_step: Optional[int] = None
-        self._latest = -(2**63)  # latest stamp applied on any stream
+
+    def restart(self) -> None:
+        """Take the next step as the first after a reset (over ``nominal_dt_s``), keeping every
+        stream's held value and stamp (see :meth:`PolicyRuntime.restart`)."""
+        self.last_step = None
 
     @property
     def ready(self) -> bool:
@@ -163,7 +173,6 @@ class EventAligner:
             return outcome, []
         self.held[stream] = checked
         self.stamps[stream] = stamp
-        self._latest = max(self._latest, stamp)
         self.stats.events[stream] += 1
         if not self.ready:
             return EventOutcome.WAITING, []
@@ -216,6 +225,10 @@ class EventAligner:
 
     @staticmethod
     def _check_image(spec: StreamSpec, value: np.ndarray, encoding: Optional[str]) -> np.ndarray:
+        swap = encoding is not None and encoding != spec.encoding
+        if swap and {encoding, spec.encoding} != {"rgb8", "bgr8"}:  # before the size: it reads the bytes
+            raise _Rejected("encoding", f"image stream {spec.name!r}: encoding {encoding!r} "
+                            f"cannot be used for a {spec.encoding} stream")
         image = np.asarray(value)
         if image.dtype != np.uint8:
             raise _Rejected("dtype", f"image stream {spec.name!r}: dtype {image.dtype}, "
@@ -225,12 +238,8 @@ class EventAligner:
         if image.shape != spec.value_shape:
             raise _Rejected("shape", f"image stream {spec.name!r}: size {image.shape} does not "
                             f"match the expected {spec.value_shape} (H, W, C); resize upstream")
-        if encoding is not None and encoding != spec.encoding:
-            if {encoding, spec.encoding} == {"rgb8", "bgr8"}:
-                image = np.ascontiguousarray(image[:, :, ::-1])
-            else:
-                raise _Rejected("encoding", f"image stream {spec.name!r}: encoding {encoding!r} "
-                                f"cannot be used for a {spec.encoding} stream")
+        if swap:  # rgb8 <-> bgr8
+            image = np.ascontiguousarray(image[:, :, ::-1])
         return image
 
     def _order(self, stream: str, stamp: int) -> Optional[EventOutcome]:
@@ -239,7 +248,7 @@ class EventAligner:
         if last is not None and stamp == last:
             self.stats.duplicates += 1
             return EventOutcome.DUPLICATE
-        if stamp < self._latest - self._max_backward_ns:
+        if last is not None and stamp < last - self._max_backward_ns:
             self.stats.clock_resets += 1
             self.reset()
             return None

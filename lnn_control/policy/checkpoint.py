@@ -3,8 +3,8 @@
 ``policy.yaml`` holds the format name and version, the full :class:`PolicyConfig`, every tensor's
 shape, the SHA-256 of the weights file and free-form metadata (training run, env, ...). Loading
 reads YAML with ``safe_load`` and tensors with safetensors, so a checkpoint cannot run code; an
-unknown format version, a missing key, a changed weights file or a shape mismatch fails with a
-message saying which.
+unknown format version, a missing or unknown key (``config.actions.safe`` included), a changed
+weights file or a shape mismatch fails with a message saying which and what to do.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 from lnn_control.config import config_from_dict, config_to_dict
 from lnn_control.errors import ConfigError, LnnControlError
 from lnn_control.files import replaced_whole
-from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.config import SAFE_MISSING, PolicyConfig
 from lnn_control.policy.model import LiquidPolicy
 
 __all__ = [
@@ -30,6 +30,10 @@ FORMAT = "lnn_control.policy"
 FORMAT_VERSION = 1
 CONFIG_FILE = "policy.yaml"
 WEIGHTS_FILE = "weights.safetensors"
+#: the top-level keys of ``policy.yaml`` (what :func:`write_checkpoint_files` writes), required
+#: ones first; ``metadata`` may be left out
+REQUIRED_KEYS = ("format", "format_version", "config", "tensors", "weights_sha256")
+KEYS = (*REQUIRED_KEYS, "metadata")
 
 
 class CheckpointError(LnnControlError):
@@ -125,7 +129,7 @@ def read_checkpoint_config(directory: str | os.PathLike[str]) -> tuple[dict[str,
         ) from None
     if not isinstance(document, dict):
         raise CheckpointError(f"{config_path} must hold a mapping, got {type(document).__name__}")
-    for key in ("format", "format_version", "config", "tensors", "weights_sha256"):
+    for key in REQUIRED_KEYS:
         if key not in document:
             raise CheckpointError(f"{config_path} is missing the key {key!r}")
     if document["format"] != FORMAT:
@@ -137,7 +141,28 @@ def read_checkpoint_config(directory: str | os.PathLike[str]) -> tuple[dict[str,
             f"{FORMAT_VERSION}" + (" (upgrade lnn_control)" if isinstance(version, int)
                                    and version > FORMAT_VERSION else "")
         )
+    unknown = [str(key) for key in document if key not in KEYS]
+    if unknown:
+        raise CheckpointError(
+            f"{config_path} has the unknown top-level key {unknown[0]!r}; a checkpoint's "
+            f"{CONFIG_FILE} holds only {list(KEYS)}. Remove it, or move free-form data under "
+            "'metadata'"
+        )
+    _check_safe_command(document["config"], config_path)
     return document, folder
+
+
+def _check_safe_command(config: Any, config_path: Path) -> None:
+    """Refuse a checkpoint without ``config.actions.safe`` (written before it was required) with
+    what to do; other mistakes in ``config`` are left to loading the :class:`PolicyConfig`."""
+    actions = config.get("actions") if isinstance(config, dict) else None
+    if isinstance(actions, dict) and actions.get("safe") is None:
+        said = "is null" if "safe" in actions else "is missing"
+        raise CheckpointError(
+            f"{config_path}: config.actions.safe {said}: {SAFE_MISSING}. This checkpoint was "
+            f"written before actions.safe was required: set it under config.actions in its "
+            f"{CONFIG_FILE} (the weights need no change: the checksum covers {WEIGHTS_FILE} only)"
+        )
 
 
 def _read_weights(path: Path, document: dict[str, Any]) -> dict[str, Any]:

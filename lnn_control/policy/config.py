@@ -17,6 +17,12 @@ __all__ = ["ActionSpec", "ControlConfig", "CoreConfig", "PolicyConfig", "StreamS
 StreamKind = Literal["imu", "attitude", "image", "joint_state", "odometry", "vector"]
 Encoding = Literal["rgb8", "bgr8", "mono8"]
 FIXED_SIZES = {"imu": 6, "attitude": 3, "odometry": 13}
+#: what to do when a policy config (or a checkpoint's) has no ``actions.safe``
+SAFE_MISSING = (
+    "give the command that is safe to send when the policy cannot (e.g. hover thrust and zero "
+    "rates for a quadrotor, the hold or home pose for an arm), one value per action in the "
+    "actions' units; it must lie within [low, high]"
+)
 
 
 @dataclass
@@ -123,8 +129,11 @@ class ActionSpec:
     units: list[str]
     low: list[float]
     high: list[float]
-    #: sent before the first step, and when the network's output is not finite (default: mid)
-    safe: Optional[list[float]] = None
+    #: sent before the first step, when the network's output is not finite, and by the node's
+    #: watchdog: what the robot can safely receive when the policy cannot command (e.g. hover
+    #: thrust and zero rates; a hold pose). Required: the limits' midpoint is rarely safe (a
+    #: QuadHover's is 0.298 N of thrust, not its hover thrust 0.265 N)
+    safe: list[float] = field(metadata={"missing": SAFE_MISSING})
     #: a joint_state stream: each command is then that stream's newest joint position plus a
     #: change of at most ``max_change`` (the network's output), clipped to [low, high]; None:
     #: the network's output spans [low, high] itself
@@ -150,17 +159,14 @@ class ActionSpec:
         for name, low, high in zip(self.names, self.low, self.high):
             if not low < high:
                 raise ConfigError(f"action {name!r}: low ({low}) must be below high ({high})")
-        if self.safe is not None:
-            for name, low, high, safe in zip(self.names, self.low, self.high, self.safe):
-                if not low <= safe <= high:
-                    raise ConfigError(f"action {name!r}: safe value {safe} is outside [{low}, {high}]")
+        for name, low, high, safe in zip(self.names, self.low, self.high, self.safe):
+            if not low <= safe <= high:
+                raise ConfigError(f"action {name!r}: safe value {safe} is outside [{low}, {high}]")
 
     @property
     def safe_command(self) -> list[float]:
-        """The safe command (the midpoint of the limits when not configured)."""
-        if self.safe is not None:
-            return list(self.safe)
-        return [(low + high) / 2 for low, high in zip(self.low, self.high)]
+        """The configured safe command ``(A,)``, in the actions' units."""
+        return list(self.safe)
 
 
 @dataclass
@@ -171,13 +177,15 @@ class ControlConfig:
     mode: Literal["stream", "timer"] = "stream"
     #: stream mode: the stream whose events advance the network
     stream: Optional[str] = None
-    #: the step length (s) used for the first step after a reset, when there is no previous stamp
+    #: the stepping stream's expected period (s), the one the policy is trained at: the step
+    #: length of the first step after a reset, when there is no previous stamp, and what replay
+    #: compares the stepping stream's median period with (a warning beyond a factor of 2)
     nominal_dt_s: float = 0.01
     #: gaps longer than this (s) are integrated in sub-steps no longer than it
     max_step_s: float = 0.05
     #: gaps longer than this (s) reset the network state
     reset_gap_s: float = 1.0
-    #: a stamp older than the last applied one by more than this (s) is a clock jump: reset;
+    #: a stamp older than its stream's last one by more than this (s) is a clock jump: reset;
     #: by less, a late (out-of-order) message: dropped
     max_backward_s: float = 0.5
     #: every stream but the stepping one feeds its age (s since its last message) to the network,

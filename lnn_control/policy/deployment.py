@@ -9,7 +9,7 @@ so replay maps topics to streams exactly as the robot does. It is a standard ROS
         checkpoint: /path/to/checkpoint
         engine: onnx
         streams:
-          imu: {topic: /imu/data, type: sensor_msgs/msg/Imu, timeout_s: 0.1}
+          imu: {topic: /imu/data, type: sensor_msgs/msg/Imu, timeout_s: 0.1}  # scale: 9.80665 if in g
           camera: {topic: /camera/image_raw/compressed, type: sensor_msgs/msg/CompressedImage}
         output:
           topic: /lnn_control/command
@@ -24,6 +24,7 @@ disagree.
 from __future__ import annotations
 
 import importlib
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -61,6 +62,10 @@ class StreamTopic:
     #: the node shorter than depth / rate loses no message (ROS's sensor_data default, 5, is
     #: 25 ms of a 200 Hz IMU), and every queued message is still integrated at its own stamp
     depth: int = 50
+    #: imu streams: the factor that converts the message's linear acceleration to m/s^2 (REP 145),
+    #: e.g. 9.80665 for a driver that publishes g; the angular velocity is left as it is. Other
+    #: kinds: must stay 1
+    scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.topic.startswith("/") and not self.topic[:1].isalpha():
@@ -69,6 +74,9 @@ class StreamTopic:
             raise ConfigError(f"timeout_s must be >= 0, got {self.timeout_s}")
         if self.depth < 1:
             raise ConfigError(f"depth must be >= 1, got {self.depth}")
+        if not 0.0 < self.scale < math.inf:
+            raise ConfigError(f"scale must be a finite number > 0 (the factor to m/s^2, e.g. "
+                              f"9.80665 for g), got {self.scale}")
 
 
 @dataclass
@@ -115,8 +123,21 @@ class Deployment:
     timer_rate_hz: float = 0.0
     #: period of /diagnostics (s)
     diagnostics_period_s: float = 1.0
-    #: messages stamped further than this (s) ahead of the node's clock are rejected
-    max_future_s: float = 1.0
+    #: messages stamped further than this (s) ahead of the node's clock are refused (a sensor
+    #: clock that runs ahead; ROS stamps are taken at or before publishing)
+    max_future_s: float = 0.1
+    #: a watched stream without a valid message for longer than this (s) is reported at ERROR
+    #: on /diagnostics (WARN from its timeout_s)
+    watchdog_error_s: float = 1.0
+    #: torch's intra-op threads in the node's process (image encoders, the torch engine): the
+    #: networks are small, and with 2 threads each camera frame waits for a second thread that a
+    #: busy core has descheduled (measured: 6x the CPU time per frame beside a training job)
+    torch_threads: int = 1
+
+    def __post_init__(self) -> None:
+        for key in ("max_future_s", "watchdog_error_s", "diagnostics_period_s", "torch_threads"):
+            if not getattr(self, key) > 0:
+                raise ConfigError(f"{key} must be > 0, got {getattr(self, key)}")
 
     def check(self, policy: PolicyConfig) -> None:
         """Raise :class:`ConfigError` unless every stream of ``policy`` has a fitting topic."""
@@ -134,6 +155,12 @@ class Deployment:
                 raise ConfigError(
                     f"streams.{spec.name}.type {topic.type!r} cannot carry a {spec.kind} stream; "
                     f"use one of {list(MESSAGE_TYPES[spec.kind])}"
+                )
+            if topic.scale != 1.0 and spec.kind != "imu":
+                raise ConfigError(
+                    f"streams.{spec.name}.scale is {topic.scale}, but it converts an IMU's linear "
+                    f"acceleration to m/s^2 and stream {spec.name!r} is a {spec.kind} stream; "
+                    f"remove streams.{spec.name}.scale (it applies to imu streams only)"
                 )
         count = len(policy.actions.names)
         if self.output.type.endswith("JointTrajectory") and len(self.output.joint_names) != count:

@@ -86,6 +86,8 @@ def stream_reader(
     msgtype: str,
     joint_names: Sequence[str] = (),
     image_size: Optional[tuple[int, int]] = None,
+    *,
+    accel_scale: float = 1.0,
 ) -> StreamReader:
     """How messages of one type are read as one stream's events (chosen once: a node reads
     each message with no more than the conversion itself).
@@ -95,18 +97,27 @@ def stream_reader(
     :param joint_names: joint_state streams: the joints, in the policy's order (empty: as sent).
     :param image_size: image streams: the expected ``(height, width)``; another size is refused
         before any pixel is decoded (a huge or hostile image costs nothing).
+    :param accel_scale: imu streams: the factor that converts the message's linear acceleration
+        to m/s^2 (``streams.<name>.scale`` of the parameter file, e.g. 9.80665 for a driver that
+        publishes g); the angular velocity is not scaled. 1 for every other kind.
     :return: a function of a message (rclpy or rosbags) giving ``(stamp_ns or None, value,
         image encoding or None)``; the stamp is ``None`` for messages without a header
         (``Float64MultiArray``): use the receive time. A vector value is a list of floats or a
         float64 array, as read: the runtime converts it to float32 (where a value beyond
         float32's range becomes inf, and is rejected). It raises
         :class:`~lnn_control.errors.ShapeError` for a message that cannot be read.
-    :raises ConfigError: ``kind`` cannot be read from ``msgtype``.
+    :raises ConfigError: ``kind`` cannot be read from ``msgtype``, or ``accel_scale`` is not a
+        finite number > 0, or not 1 for a stream other than ``imu``.
     """
     if msgtype not in MESSAGE_TYPES.get(kind, ()):
         raise ConfigError(
             f"a {kind} stream cannot be read from {msgtype}; use one of {MESSAGE_TYPES.get(kind)}"
         )
+    if not 0.0 < accel_scale < math.inf:
+        raise ConfigError(f"accel_scale must be a finite number > 0, got {accel_scale}")
+    if accel_scale != 1.0 and kind != "imu":
+        raise ConfigError(f"accel_scale {accel_scale} applies to imu streams only (the linear "
+                          f"acceleration); a {kind} stream takes 1")
     if kind == "image":
         decode = _raw_image if msgtype == "sensor_msgs/msg/Image" else _compressed_image
 
@@ -119,6 +130,8 @@ def stream_reader(
         value = partial(_up_in_body, msgtype=msgtype)
     elif kind == "joint_state":
         value = partial(_joints, joint_names=joint_names)
+    elif kind == "imu" and accel_scale != 1.0:
+        value = _scaled_imu(accel_scale)
     else:
         value = VECTOR_READERS[msgtype]
     if msgtype == "std_msgs/msg/Float64MultiArray":
@@ -132,14 +145,27 @@ def stream_value(
     msg: Any,
     joint_names: Sequence[str] = (),
     image_size: Optional[tuple[int, int]] = None,
+    *,
+    accel_scale: float = 1.0,
 ) -> tuple[Optional[int], Any, Optional[str]]:
     """One message as a stream event: ``stream_reader(kind, msgtype, ...)(msg)``."""
-    return stream_reader(kind, msgtype, joint_names, image_size)(msg)
+    return stream_reader(kind, msgtype, joint_names, image_size, accel_scale=accel_scale)(msg)
 
 
 def _imu(msg: Any) -> list[float]:
     w, a = msg.angular_velocity, msg.linear_acceleration
     return [w.x, w.y, w.z, a.x, a.y, a.z]
+
+
+def _scaled_imu(scale: float) -> Callable[[Any], list[float]]:
+    """:func:`_imu` with the linear acceleration multiplied by ``scale`` (to m/s^2), in Python
+    floats like it (no numpy call on the IMU path)."""
+
+    def read(msg: Any) -> list[float]:
+        w, a = msg.angular_velocity, msg.linear_acceleration
+        return [w.x, w.y, w.z, scale * a.x, scale * a.y, scale * a.z]
+
+    return read
 
 
 def _odometry(msg: Any) -> np.ndarray:
@@ -209,7 +235,7 @@ def _raw_image(msg: Any, expected: Optional[tuple[int, int]]) -> tuple[np.ndarra
     channels = {"rgb8": 3, "bgr8": 3, "mono8": 1}.get(encoding)
     if channels is None:  # left to the runtime to reject, with the encoding named
         return np.zeros((0, 0, 0), dtype=np.uint8), encoding
-    data = np.frombuffer(bytes(msg.data), dtype=np.uint8)
+    data = np.frombuffer(bytearray(msg.data), dtype=np.uint8)  # a copy torch may read
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if data.size < height * step or step < width * channels:
         raise ShapeError(

@@ -75,6 +75,16 @@ class PolicyRuntime:
             self.aligner.reset()
             self._clear()
 
+    def restart(self) -> None:
+        """Start the network afresh after a sensor fault: zero state, the next step taken as the
+        first (over ``nominal_dt_s``), the safe command until then. Unlike :meth:`reset`, each
+        stream's latest valid value and stamp are kept (a goal sent once stays), so the next
+        event of the stepping stream steps at once."""
+        with self._lock:
+            self.aligner.restart()
+            self._engine.zero_state()
+            self._command = self._safe
+
     def on_event(
         self, stream: str, stamp_ns: int, value: np.ndarray, encoding: Optional[str] = None
     ) -> EventOutcome:

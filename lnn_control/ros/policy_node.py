@@ -6,17 +6,24 @@ commanding from a fresh network state; ``deactivate`` publishes the safe command
 ``cleanup`` releases everything. ``autostart: true`` configures and activates at start-up.
 
 Each message is converted by :func:`lnn_control.policy.messages.stream_reader` and handed to the
-controller with its ``header.stamp`` (the node's clock, so ``use_sim_time`` works, stamps messages
-without a header and rejects stamps more than ``max_future_s`` ahead). A command is published
-after every accepted message of the stepping stream (or at ``timer_rate_hz`` in timer mode),
-stamped with the sensor stamp it was computed from. A malformed message is counted and dropped:
-the node never crashes on input and never publishes a non-finite command.
+controller with its ``header.stamp`` (the node's clock stamps messages without a header; with
+``use_sim_time`` the node's clock is the simulation's). A command is published after every
+accepted message of the stepping stream (or at ``timer_rate_hz`` in timer mode), stamped with the
+sensor stamp it was computed from. A message is refused, counted and dropped when it cannot be
+read, when its stamp is more than ``max_future_s`` ahead of the node's clock or more than its
+stream's ``timeout_s`` behind it (stale data, or a sensor clock that is not synchronised), or
+when the runtime rejects it (NaN or Inf, wrong shape or encoding, a duplicate or out-of-order
+stamp): the node never crashes on input and never publishes a non-finite command.
 
-Watchdog: if a stream with ``timeout_s > 0`` is silent longer than that, the node publishes the
-safe command every watchdog period and reports it on ``/diagnostics``; when every stream is back
-the network state is reset (if data had flowed before the silence; the wait for the first
-messages after activation is not a dropout). ``/diagnostics`` carries per-stream rate, age, drops and rejects, the
-inference time and the watchdog state.
+Watchdog: proof of life is a *valid* message, one the runtime accepted. A stream with
+``timeout_s > 0`` that has delivered none for longer than that trips the watchdog, whether it
+went silent or its messages are all refused: the node then publishes the safe command every
+command period (``control.nominal_dt_s``, or the timer's period), and ``/diagnostics`` reports
+at once, at WARN (ERROR once the stream has been without valid data for ``watchdog_error_s``),
+naming each such stream and why its messages were refused. When every watched stream has valid
+data again the network restarts from zero state (:meth:`PolicyRuntime.restart`: the values held
+are kept, so the next message of the stepping stream is commanded at once). ``/diagnostics``
+also carries each stream's rate, age and refusals, the inference time and the runtime's counters.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from typing import Any, Optional
 
 import numpy as np
 import rclpy
+import torch
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rclpy.duration import Duration
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -35,6 +43,7 @@ from lnn_control.errors import LnnControlError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, deployment_from_parameters, load_controller
 from lnn_control.policy.events import Controller
+from lnn_control.policy.gravity_check import GravityCheck
 from lnn_control.policy.messages import stream_reader
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 from lnn_control.ros.conversions import CommandWriter, message_class, qos_profile
@@ -43,21 +52,36 @@ from lnn_control.ros.spinning import run_node
 __all__ = ["PolicyNode", "main"]
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
+#: what the runtime does with a valid message: proof of life
+_ACCEPTED = (EventOutcome.STEPPED, EventOutcome.HELD, EventOutcome.WAITING)
 
 
 @dataclass
 class _StreamMonitor:
-    """Arrival bookkeeping of one stream (node clock, nanoseconds)."""
+    """Proof of life of one stream (node clock, nanoseconds): valid messages count, refused
+    ones only say why."""
 
     timeout_ns: int
     received: int = 0
+    #: messages refused (by the node or the runtime), in all and since the last valid one
     rejected: int = 0
-    last_arrival: Optional[int] = None
+    refused_in_a_row: int = 0
+    #: why the latest message was refused
+    last_refusal: str = ""
+    #: arrival of the last valid message
+    last_valid: Optional[int] = None
     window: int = 0  # messages since the last diagnostics
 
     def silent_for(self, now: int, since: int) -> float:
-        """Seconds since the last message (or since ``since`` if none arrived)."""
-        return (now - (self.last_arrival if self.last_arrival is not None else since)) * 1e-9
+        """Seconds without a valid message (since ``since`` if none came)."""
+        return (now - (self.last_valid if self.last_valid is not None else since)) * 1e-9
+
+    def fault(self, now: int, since: int) -> str:
+        """Why the stream is without valid data, for the logs and ``/diagnostics``."""
+        silent = f"no valid message for {self.silent_for(now, since):.3f} s"
+        if self.refused_in_a_row:
+            return f"{silent}: {self.refused_in_a_row} refused, the last: {self.last_refusal}"
+        return f"{silent}: silent"
 
 
 class PolicyNode(LifecycleNode):
@@ -72,22 +96,32 @@ class PolicyNode(LifecycleNode):
         self._active = False
         self._sim_time = True  # until configured: the node's clock, whichever it is
         self._controller: Optional[Controller] = None
+        self._tripped_at: Optional[int] = None
         self._entities: list[Any] = []
+        self._configure_error = ""
         if self.get_parameter_or("autostart", rclpy.Parameter("autostart", value=False)).value:
-            if self.trigger_configure() == SUCCESS:
-                self.trigger_activate()
+            # a node that cannot start does nothing: say so and exit (status 2, see run_node)
+            # rather than wait unconfigured where a launch would never learn of it
+            if self.trigger_configure() != SUCCESS:
+                raise LnnControlError(f"autostart: cannot configure: {self._configure_error}")
+            if self.trigger_activate() != SUCCESS:
+                raise LnnControlError("autostart: cannot activate")
 
     # -- lifecycle -------------------------------------------------------------------------------
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         try:
             parameters = {k: p.value for k, p in self.get_parameters_by_prefix("").items()}
             self.deployment: Deployment = deployment_from_parameters(parameters)
+            torch.set_num_threads(self.deployment.torch_threads)
             controller, config = load_controller(self.deployment)
             self.deployment.check(config)
         except LnnControlError as error:
+            self._configure_error = str(error)
             self.get_logger().error(f"cannot configure: {error}")
             return FAILURE
         self._controller, self.config = controller, config
+        #: after a fault: a runtime restarts (held values kept), another controller resets
+        self._restart = controller.restart if isinstance(controller, PolicyRuntime) else controller.reset
         self._set_up(config)
         self.get_logger().info(
             f"configured: streams {[s.name for s in config.streams]} -> "
@@ -100,7 +134,7 @@ class PolicyNode(LifecycleNode):
         assert self._controller is not None
         self._controller.reset()
         self._activated_at = self._now()
-        self._tripped = self._stale = self._received = False
+        self._tripped, self._tripped_at = False, None
         self._active = True
         return super().on_activate(state)
 
@@ -130,9 +164,13 @@ class PolicyNode(LifecycleNode):
         #: each stream's message -> (stamp or None, value, encoding), sizes and joints bound
         self._readers = {
             name: stream_reader(self._specs[name].kind, topic.type, topic.joint_names,
-                                self._specs[name].value_shape[:2] if self._specs[name].kind == "image" else None)
+                                self._specs[name].value_shape[:2] if self._specs[name].kind == "image" else None,
+                                accel_scale=topic.scale)
             for name, topic in deployment.streams.items()
         }
+        #: IMU streams whose units are still being checked (see GravityCheck)
+        self._gravity = {name: GravityCheck(name, topic.scale)
+                         for name, topic in deployment.streams.items() if self._specs[name].kind == "imu"}
         self._max_future_ns = deployment.max_future_s * 1e9
         self._low = np.asarray(config.actions.low, dtype=np.float64)
         self._high = np.asarray(config.actions.high, dtype=np.float64)
@@ -140,8 +178,9 @@ class PolicyNode(LifecycleNode):
         self._published = 0
         self._next_warning_ns = 0  # time.monotonic_ns() before which rejections are not logged
         self._inference_ns: list[int] = []
-        #: watchdog tripped; the silence came after data had flowed; data has flowed since reset
-        self._tripped = self._stale = self._received = False
+        self._window_start = self._now()  # of the diagnostics' rates and inference times
+        #: the watchdog tripped (node clock, ns, of when it did)
+        self._tripped, self._tripped_at = False, None
         self._activated_at = self._now()
         output = deployment.output
         self._command_writer = CommandWriter(output.type, config.actions.names, output.frame_id,
@@ -153,14 +192,14 @@ class PolicyNode(LifecycleNode):
             self._entities.append(self.create_subscription(
                 message_class(topic.type), topic.topic,
                 lambda msg, name=name: self._on_message(name, msg), qos_profile(topic.qos, topic.depth)))
-        timeouts = [t.timeout_s for t in deployment.streams.values() if t.timeout_s > 0]
-        if timeouts:
-            self.watchdog_period = float(np.clip(min(timeouts) / 4, 0.005, 0.05))
-            self._entities.append(self.create_timer(self.watchdog_period, self._on_watchdog))
-        self._entities.append(self.create_timer(deployment.diagnostics_period_s, self._on_diagnostics))
+        rate = deployment.timer_rate_hz or 1.0 / config.control.nominal_dt_s
+        #: the command period (s): how often commands go out, the safe one included
+        self.command_period = 1.0 / rate
+        if any(t.timeout_s > 0 for t in deployment.streams.values()):
+            self._entities.append(self.create_timer(self.command_period, self._on_watchdog))
+        self._entities.append(self.create_timer(deployment.diagnostics_period_s, self._report))
         if config.control.mode == "timer":
-            rate = deployment.timer_rate_hz or 1.0 / config.control.nominal_dt_s
-            self._entities.append(self.create_timer(1.0 / rate, self._on_control_timer))
+            self._entities.append(self.create_timer(self.command_period, self._on_control_timer))
 
     def _tear_down(self) -> None:
         for entity in self._entities:
@@ -175,35 +214,42 @@ class PolicyNode(LifecycleNode):
         monitor = self._monitors[name]
         monitor.received += 1
         monitor.window += 1
-        monitor.last_arrival = now
         try:
             stamp, value, encoding = self._readers[name](msg)
         except LnnControlError as error:
-            self._reject(monitor, f"{name}: {error}")
+            self._refuse(monitor, name, str(error))
             return
-        stamp = now if stamp is None else stamp
-        if stamp > now + self._max_future_ns:
-            self._reject(monitor, f"{name}: stamp {(stamp - now) * 1e-9:.3f} s in the future")
+        if stamp is None:
+            stamp = now
+        elif stamp > now + self._max_future_ns:
+            self._refuse(monitor, name, f"stamp {(stamp - now) * 1e-9:.3f} s ahead of the node's clock "
+                         f"(max_future_s {self.deployment.max_future_s}): is the sensor's clock synchronised?")
+            return
+        elif monitor.timeout_ns and stamp < now - monitor.timeout_ns:
+            self._refuse(monitor, name, f"stamp {(now - stamp) * 1e-9:.3f} s behind the node's clock, older "
+                         f"than the stream's timeout_s: stale data, or the sensor's clock is not synchronised")
             return
         controller = self._controller
         assert controller is not None
-        if self._tripped and self._all_streams_back(now):
-            self._tripped = False
-            if self._stale:  # data had flowed before the silence: start afresh
-                self._stale = False
-                controller.reset()
-                self.get_logger().info("watchdog: every stream is back; network state reset")
-            else:
-                self.get_logger().info("watchdog: every stream is up")
-        self._received = True
+        if self._tripped and self._all_streams_back(now, name):
+            self._restart()  # before the event: if it is valid, the network starts afresh with it
         start = time.perf_counter_ns()
         if isinstance(controller, PolicyRuntime):
             outcome = controller.on_event(name, stamp, value, encoding)
-            accepted = outcome == EventOutcome.STEPPED
+            if outcome not in _ACCEPTED:
+                self._refuse(monitor, name, self._refusal(controller, outcome))
+                return
         else:
             controller.on_event(name, stamp, value)
-            accepted = True
-        if name == self._stepping and accepted and self._active and not self._tripped:
+            outcome = EventOutcome.STEPPED if name == self._stepping else EventOutcome.HELD
+        monitor.last_valid, monitor.refused_in_a_row = now, 0
+        if self._gravity:
+            self._check_units(name, value)
+        if self._tripped and self._all_streams_back(now):
+            self._tripped, self._tripped_at = False, None
+            self.get_logger().info("watchdog: every stream has valid data; the network restarts")
+            self._report(periodic=False)
+        if outcome == EventOutcome.STEPPED and name == self._stepping and self._active and not self._tripped:
             self._publish(self._command(stamp), stamp)
             self._inference_ns.append(time.perf_counter_ns() - start)
 
@@ -215,29 +261,59 @@ class PolicyNode(LifecycleNode):
             self._inference_ns.append(time.perf_counter_ns() - start)
 
     def _on_watchdog(self) -> None:
+        """Every command period: trip on a watched stream without valid data for longer than its
+        timeout, and publish the safe command while tripped."""
         if not self._active:
             return
         now = self._now()
-        silent = [name for name, m in self._monitors.items()
-                  if m.timeout_ns and m.silent_for(now, self._activated_at) * 1e9 > m.timeout_ns]
-        if silent:
-            if not self._tripped:
-                self.get_logger().warning(f"watchdog: {silent} silent; publishing the safe command")
-                self._stale = self._received
-            self._tripped = True
+        if not self._tripped:
+            faulty = [name for name, m in self._monitors.items()
+                      if m.timeout_ns and m.silent_for(now, self._activated_at) * 1e9 > m.timeout_ns]
+            if not faulty:
+                return
+            self._tripped, self._tripped_at = True, now
+            faults = "; ".join(f"{name}: {self._monitors[name].fault(now, self._activated_at)}" for name in faulty)
+            self.get_logger().warning(f"watchdog: publishing the safe command ({faults})")
             self._publish(self._safe(), now)
+            self._report(periodic=False)
+            return
+        self._publish(self._safe(), now)
 
-    def _all_streams_back(self, now: int) -> bool:
-        return all(not m.timeout_ns or m.silent_for(now, self._activated_at) * 1e9 <= m.timeout_ns
-                   for m in self._monitors.values())
+    def _all_streams_back(self, now: int, arriving: Optional[str] = None) -> bool:
+        """Whether every watched stream has had a valid message within its timeout (the stream
+        ``arriving`` counted as if its message now were valid)."""
+        return all(not m.timeout_ns or name == arriving
+                   or m.silent_for(now, self._activated_at) * 1e9 <= m.timeout_ns
+                   for name, m in self._monitors.items())
 
-    def _reject(self, monitor: _StreamMonitor, reason: str) -> None:
+    def _check_units(self, name: str, value: Any) -> None:
+        """Feed a valid IMU value to its stream's gravity check until it has decided."""
+        check = self._gravity.get(name)
+        if check is None:
+            return
+        warning = check.observe(value)
+        if check.decided:
+            del self._gravity[name]
+        if warning is not None:
+            self.get_logger().warning(warning)
+
+    @staticmethod
+    def _refusal(runtime: PolicyRuntime, outcome: EventOutcome) -> str:
+        """Why the runtime did not accept an event."""
+        if outcome == EventOutcome.REJECTED:
+            return str(runtime.stats.last_rejection)
+        if outcome == EventOutcome.DUPLICATE:
+            return "duplicate: the same stamp as the stream's previous message"
+        return "late: stamped before the stream's previous message (or the last step)"
+
+    def _refuse(self, monitor: _StreamMonitor, name: str, reason: str) -> None:
         monitor.rejected += 1
-        self._last_rejection = reason
+        monitor.refused_in_a_row += 1
+        monitor.last_refusal = reason
         now = time.monotonic_ns()
         if now >= self._next_warning_ns:  # at most one a second (rclpy's own throttle costs ~0.3 ms
             self._next_warning_ns = now + 1_000_000_000  # a call even when it drops the message)
-            self.get_logger().warning(f"{reason} ({monitor.rejected} rejected so far)")
+            self.get_logger().warning(f"{name}: {reason} ({monitor.rejected} refused so far)")
 
     # -- output ----------------------------------------------------------------------------------
     def _safe(self) -> list[float]:
@@ -266,14 +342,21 @@ class PolicyNode(LifecycleNode):
         self._last_command = command
         self._published += 1
 
-    def _on_diagnostics(self) -> None:
+    def _report(self, periodic: bool = True) -> None:
+        """Publish ``/diagnostics``: every ``diagnostics_period_s`` (``periodic``: the rates and
+        inference times cover the period, then start afresh), and at once when the watchdog
+        trips or recovers (over the period so far)."""
         now = self._now()
-        period = self.deployment.diagnostics_period_s
+        period = max((now - self._window_start) * 1e-9, 1e-9)
         inference = np.asarray(self._inference_ns or [0]) / 1e3
-        self._inference_ns = []
+        if periodic:
+            self._inference_ns, self._window_start = [], now
         runtime = self._controller if isinstance(self._controller, PolicyRuntime) else None
         stats = vars(runtime.stats) if runtime is not None else {}
-        level = DiagnosticStatus.WARN if self._tripped else DiagnosticStatus.OK
+        levels = {name: self._level(monitor, now) for name, monitor in self._monitors.items()}
+        level = max(levels.values(), default=DiagnosticStatus.OK)
+        faults = {name: self._monitors[name].fault(now, self._activated_at)
+                  for name, stream_level in levels.items() if stream_level != DiagnosticStatus.OK}
         summary = {
             "state": "active" if self._active else "inactive",
             "engine": self.deployment.engine,
@@ -283,21 +366,30 @@ class PolicyNode(LifecycleNode):
             "inference_us_max": f"{inference.max():.1f}",
             **{k: v for k, v in stats.items() if k != "events"},
         }
-        statuses = [self._status(level, "controller", "watchdog tripped" if self._tripped
-                                 else summary["state"], summary)]
+        message = ("watchdog tripped: " + "; ".join(f"{name}: {fault}" for name, fault in faults.items())
+                   if self._tripped else summary["state"])
+        statuses = [self._status(level, "controller", message, summary)]
         for name, monitor in self._monitors.items():
-            silent = monitor.silent_for(now, self._activated_at)
             values = {"topic": self.deployment.streams[name].topic,
-                      "rate_hz": f"{monitor.window / period:.1f}", "age_s": f"{silent:.3f}",
+                      "rate_hz": f"{monitor.window / period:.1f}",
+                      "age_s": f"{monitor.silent_for(now, self._activated_at):.3f}",
                       "received": monitor.received, "rejected": monitor.rejected,
+                      "last_rejection": monitor.last_refusal,
                       "accepted_by_runtime": stats.get("events", {}).get(name, "-")}
-            monitor.window = 0
-            stream_level = (DiagnosticStatus.WARN if monitor.timeout_ns and silent * 1e9 > monitor.timeout_ns
-                            else DiagnosticStatus.OK)
-            statuses.append(self._status(stream_level, f"stream {name}", "", values))
+            if periodic:
+                monitor.window = 0
+            statuses.append(self._status(levels[name], f"stream {name}", faults.get(name, ""), values))
         array = DiagnosticArray(status=statuses)
         array.header.stamp = self.get_clock().now().to_msg()
         self._diagnostics.publish(array)
+
+    def _level(self, monitor: _StreamMonitor, now: int) -> bytes:
+        """OK; WARN without a valid message for longer than the stream's timeout; ERROR for
+        longer than ``watchdog_error_s``."""
+        silent_ns = monitor.silent_for(now, self._activated_at) * 1e9
+        if not monitor.timeout_ns or silent_ns <= monitor.timeout_ns:
+            return DiagnosticStatus.OK
+        return DiagnosticStatus.ERROR if silent_ns > self.deployment.watchdog_error_s * 1e9 else DiagnosticStatus.WARN
 
     def _status(self, level: bytes, part: str, message: str, values: dict[str, Any]) -> DiagnosticStatus:
         return DiagnosticStatus(

@@ -136,8 +136,9 @@ def test_metadata_disagreeing_with_storage_falls_back_and_says_so(tmp_path, husk
     printed = capsys.readouterr().out
     assert snapshot(bag) == before
     report = json.loads((out / "report.json").read_text())
-    (warning,) = report["warnings"]
+    warning, rate = report["warnings"]  # rate: the 30 Hz IMU against a 200 Hz policy
     assert "metadata.yaml disagrees with its storage file" in warning and "read directly" in warning
+    assert rate.startswith("stream 'imu' (/imu/data) steps the network at 30 Hz")
     assert "QoS profiles" in warning
     assert f"warning: {warning}" in printed
     assert report["bag"]["read_from"].endswith(".db3")

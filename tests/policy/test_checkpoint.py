@@ -162,3 +162,41 @@ def test_relative_joint_commands_survive_the_round_trip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded.forward_sequence(values, ages, dt)[0],
                                    original.forward_sequence(values, ages, dt)[0], rtol=0, atol=0)
+
+
+def test_policy_yaml_holds_exactly_the_known_top_level_keys(saved):
+    """What write_checkpoint_files writes is what read_checkpoint_config accepts, no more."""
+    from lnn_control.policy.checkpoint import KEYS
+
+    document = yaml.safe_load((saved / "policy.yaml").read_text())
+    assert tuple(document) == KEYS
+
+
+def test_unknown_top_level_key_is_refused_with_the_known_ones(saved):
+    edit_yaml(saved, lambda d: d.update(notes="trained on the good floor"))
+    with pytest.raises(CheckpointError) as raised:
+        load_checkpoint(saved)
+    message = str(raised.value)
+    assert "unknown top-level key 'notes'" in message
+    assert ("holds only ['format', 'format_version', 'config', 'tensors', 'weights_sha256', "
+            "'metadata']") in message
+    assert "move free-form data under 'metadata'" in message
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda actions: actions.pop("safe"), "is missing"),
+    (lambda actions: actions.update(safe=None), "is null"),  # what an unset safe was saved as
+])
+def test_an_old_checkpoint_without_a_safe_command_fails_with_what_to_add(saved, change, said):
+    """Before actions.safe was required, an unset one was saved as ``safe: null`` and the
+    runtime sent the limits' midpoint; such a checkpoint must now fail and say how to fix it."""
+    edit_yaml(saved, lambda d: change(d["config"]["actions"]))
+    with pytest.raises(CheckpointError) as raised:
+        load_checkpoint(saved)
+    message = str(raised.value)
+    assert f"policy.yaml: config.actions.safe {said}: give the command that is safe to send" in message
+    assert "it must lie within [low, high]" in message
+    assert "set it under config.actions in its policy.yaml (the weights need no change" in message
+    # the fix it names works: the weights' checksum does not cover policy.yaml
+    edit_yaml(saved, lambda d: d["config"]["actions"].update(safe=[0.0, 0.0, 0.0, 0.0]))
+    assert load_checkpoint(saved).config.actions.safe_command == [0.0, 0.0, 0.0, 0.0]

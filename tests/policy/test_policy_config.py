@@ -41,6 +41,7 @@ def broken(change):
         (lambda d: d["control"].update(max_step_s=-1), r"control.max_step_s must be > 0"),
         (lambda d: d["actions"].update(low=[0, 0, 0]), r"actions.low has 3 entries but there are 4"),
         (lambda d: d["actions"].update(safe=[9, 0, 0, 0]), r"safe value 9.0 is outside \[0.0, 0.6\]"),
+        (lambda d: d["actions"].update(safe=[0, 0, 0]), r"actions.safe has 3 entries but there are 4"),
         (lambda d: d["core"]["wiring"].update(output_size=3), r"3 motor neurons but there are 4"),
         (lambda d: d["core"]["wiring"].update(type="Mesh"), r"core.wiring: unknown wiring type"),
         (lambda d: d["core"].update(type="lstm"), r"core.wiring applies to cfc and ltc"),
@@ -62,3 +63,42 @@ def test_file_errors_name_the_file(tmp_path):
     hostile.write_text("!!python/object/apply:os.system ['true']\n")
     with pytest.raises(ConfigError, match="not valid plain YAML"):
         load_config(PolicyConfig, hostile)
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda actions: actions.pop("safe"), "missing key 'actions.safe'"),
+    (lambda actions: actions.update(safe=None), "key 'actions.safe' is null"),
+])
+def test_the_safe_command_is_required_and_the_error_says_what_to_give(change, said):
+    """No silent default: the limits' midpoint would command QuadHover 0.298 N of thrust, not
+    its hover thrust 0.265 N."""
+    data = yaml.safe_load((MODELS / "quad_hover_cfc.yaml").read_text())
+    change(data["actions"])
+    with pytest.raises(ConfigError) as raised:
+        config_from_dict(PolicyConfig, data)
+    assert str(raised.value) == (
+        f"{said}: give the command that is safe to send when the policy cannot (e.g. hover "
+        "thrust and zero rates for a quadrotor, the hold or home pose for an arm), one value per "
+        "action in the actions' units; it must lie within [low, high]"
+    )
+
+
+def test_every_shipped_model_has_a_safe_command_inside_its_limits():
+    for path in sorted(MODELS.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        actions = load_config(PolicyConfig, path).actions
+        assert actions.safe_command == [float(v) for v in raw["actions"]["safe"]], path.name
+        assert all(lo <= v <= hi for lo, v, hi in zip(actions.low, actions.safe_command, actions.high))
+
+
+def test_quad_hover_safe_command_is_the_simulated_airframes_hover_thrust():
+    """The safe thrust is m g of the Crazyflie in the MJCF the env flies, with zero body rates:
+    the midpoint of [0, 0.596] N would climb."""
+    from lnn_control.sim.mjcf import load_scene
+    from lnn_control.sim.quadrotor import QuadrotorParams
+
+    actions = load_config(PolicyConfig, MODELS / "quad_hover_cfc.yaml").actions
+    params = QuadrotorParams.from_model(load_scene("quadrotor"))
+    assert actions.safe_command[1:] == [0.0, 0.0, 0.0]
+    assert actions.safe_command[0] == pytest.approx(params.mass * params.gravity, abs=1e-5)
+    assert actions.safe_command[0] < (actions.low[0] + actions.high[0]) / 2

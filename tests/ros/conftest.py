@@ -52,3 +52,8 @@ def camera_checkpoint(tmp_path_factory) -> Path:
     return checkpoint(tmp_path_factory.mktemp("checkpoints"), "camera_imu_cfc")
 
 
+
+
+@pytest.fixture(scope="session")
+def hover_checkpoint(tmp_path_factory) -> Path:
+    return checkpoint(tmp_path_factory.mktemp("checkpoints"), "quad_hover_cfc")
