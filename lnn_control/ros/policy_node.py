@@ -5,7 +5,8 @@ controller factory) and creates subscriptions, publishers and timers; ``activate
 commanding from a fresh network state; ``deactivate`` publishes the safe command once and stops;
 ``cleanup`` releases everything. ``autostart: true`` configures and activates at start-up.
 
-Each message is converted by :func:`lnn_control.policy.messages.stream_reader` and handed to the
+Each message is converted by :func:`lnn_control.policy.messages.stream_reader` (an IMU read from
+its serialized bytes: :mod:`lnn_control.ros.cdr`) and handed to the
 controller with its ``header.stamp`` (the node's clock stamps messages without a header; with
 ``use_sim_time`` the node's clock is the simulation's). A command is published after every
 accepted message of the stepping stream (or at ``timer_rate_hz`` in timer mode), stamped with the
@@ -46,6 +47,7 @@ from lnn_control.policy.events import Controller
 from lnn_control.policy.gravity_check import GravityCheck
 from lnn_control.policy.messages import stream_reader
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
+from lnn_control.ros.cdr import imu_reader
 from lnn_control.ros.conversions import CommandWriter, message_class, qos_profile
 from lnn_control.ros.spinning import run_node
 
@@ -162,10 +164,14 @@ class PolicyNode(LifecycleNode):
             for name, topic in deployment.streams.items()
         }
         #: each stream's message -> (stamp or None, value, encoding), sizes and joints bound
+        #: IMU streams arrive serialized and are read from their bytes (see lnn_control.ros.cdr)
+        raw = {name for name, topic in deployment.streams.items()
+               if self._specs[name].kind == "imu" and topic.type == "sensor_msgs/msg/Imu"}
         self._readers = {
-            name: stream_reader(self._specs[name].kind, topic.type, topic.joint_names,
-                                self._specs[name].value_shape[:2] if self._specs[name].kind == "image" else None,
-                                accel_scale=topic.scale)
+            name: imu_reader(topic.scale) if name in raw else
+            stream_reader(self._specs[name].kind, topic.type, topic.joint_names,
+                          self._specs[name].value_shape[:2] if self._specs[name].kind == "image" else None,
+                          accel_scale=topic.scale)
             for name, topic in deployment.streams.items()
         }
         #: IMU streams whose units are still being checked (see GravityCheck)
@@ -190,8 +196,8 @@ class PolicyNode(LifecycleNode):
         self._entities = [self._publisher, self._diagnostics]
         for name, topic in deployment.streams.items():
             self._entities.append(self.create_subscription(
-                message_class(topic.type), topic.topic,
-                lambda msg, name=name: self._on_message(name, msg), qos_profile(topic.qos, topic.depth)))
+                message_class(topic.type), topic.topic, lambda msg, name=name: self._on_message(name, msg),
+                qos_profile(topic.qos, topic.depth), raw=name in raw))
         rate = deployment.timer_rate_hz or 1.0 / config.control.nominal_dt_s
         #: the command period (s): how often commands go out, the safe one included
         self.command_period = 1.0 / rate
