@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "liquid": "liquid core: single-step latency and training speed, ours vs ncps and nn.LSTM",
     "runtime": "policy runtime: sensor event -> command latency per engine, vs ncps per event",
     "ros": "policy node over DDS: IMU stamp -> command latency and delivery, vs a bare relay",
+    "load": "camera + IMU policy node: CPU use per engine vs a bare relay; answers beside a CPU hog",
     "sim": "simulation suite: env steps/s, camera frames/s, vectorised steps/s vs raw MuJoCo",
 }
 

@@ -47,7 +47,7 @@ from lnn_control.engines import ENGINES
 __all__ = ["add_arguments"]
 
 MARGIN_US = 100.0
-NODE_IMU, RELAY_IMU = "/bench/imu_node", "/bench/imu_relay"
+NODE_IMU, RELAY_IMU, BASELINE_IMU = "/bench/imu_node", "/bench/imu_relay", "/bench/imu_baseline"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seconds of IMU messages to one node before the publisher switches")
     parser.add_argument("--engine", default="native", choices=ENGINES,
                         help="the policy node's step engine")
+    parser.add_argument("--baseline", default="",
+                        help="a checkout of another version (e.g. `git worktree add /tmp/main main`): its "
+                             "policy_node runs side by side too, the reference for a change")
     parser.set_defaults(handler=_run)
 
 
@@ -89,6 +92,10 @@ def _run(args: argparse.Namespace) -> int:
             policy_node += ["-p", f"engine_file:={step}"]
         relay = [sys.executable, "-m", "lnn_control.bench.ros_probe", "relay", RELAY_IMU]
         nodes = {"bare relay": (relay, RELAY_IMU), f"policy_node ({args.engine})": (policy_node, NODE_IMU)}
+        if args.baseline:  # the same node and parameters, its package from the other checkout
+            baseline = [a.replace(NODE_IMU, BASELINE_IMU) for a in policy_node]
+            nodes[f"baseline policy_node ({args.engine})"] = (
+                ["env", f"PYTHONPATH={Path(args.baseline).resolve()}", *baseline], BASELINE_IMU)
         task = progress.add_task("ROS benchmark", total=len(rates))
         for rate in rates:
             measured = _measure(nodes, rate, int(rate * args.seconds), max(1, int(rate * args.block)), Path(tmp))
@@ -138,7 +145,7 @@ def _measure(nodes: dict[str, tuple[list[str], str]], rate: float, count: int, b
             process.send_signal(signal.SIGINT)
             process.wait(timeout=30)
     sent = json.loads(sent_file.read_text())
-    arrivals = dict((stamp, arrival) for stamp, arrival in json.loads(received_file.read_text()))
+    arrivals = dict((stamp, arrival) for stamp, arrival in json.loads(received_file.read_text())["arrivals"])
     measured = {}
     for which, name in enumerate(nodes):
         mine = [(index // block, stamp) for index, (stamp, to) in enumerate(sent) if to == which]

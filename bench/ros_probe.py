@@ -7,25 +7,37 @@ of a command is its arrival time minus the stamp of the IMU message it was compu
 - ``publish RATE COUNT BLOCK OUT.json TOPIC...``: IMU messages (sensor-data QoS) stamped with the
   send time, paced by sleeping to each deadline, on the first topic for ``BLOCK`` messages, then
   the next, and round again; writes ``[stamp, topic index]`` of each message sent;
-- ``receive OUT.json``: records (stamp, arrival) of every command (reliable, deep queue, so the
-  probe itself drops nothing) until SIGINT, then writes them;
-- ``relay IMU_TOPIC``: the reference node: republishes each IMU's stamp as a command, nothing
-  else, on the policy node's executor (:func:`lnn_control.ros.spinning.spin`).
+- ``sensors IMU_RATE CAMERA_RATE SECONDS OUT.json IMU_TOPIC CAMERA_TOPIC``: a 64x64 rgb8 camera
+  (``sensor_msgs/Image``) and an IMU, both sensor-data QoS, each stamped with its send time and
+  paced to its own rate; writes the IMU stamps sent and the monotonic time (s) of the first and
+  last message (the window a CPU measurement covers);
+- ``receive OUT.json [COMMAND_TOPIC]``: records (stamp, arrival) of every command (reliable, deep
+  queue, so the probe itself drops nothing) and the policy node's latest runtime counters from
+  ``/diagnostics`` until SIGINT, then writes them;
+- ``relay IMU_TOPIC [COMMAND_TOPIC] [CAMERA_TOPIC]``: the reference node: republishes each IMU's
+  stamp as a command, nothing else (with a camera topic it also takes every camera frame and
+  keeps its pixels as a numpy array, as a minimal camera consumer), on the policy node's executor
+  (:func:`lnn_control.ros.spinning.spin`).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import signal
 import sys
 import time
 from typing import Any
 
+import numpy as np
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import TwistStamped
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import Imu
+from sensor_msgs.msg import Image, Imu
 
+from lnn_control.policy.deployment import StreamTopic
+from lnn_control.ros.conversions import qos_profile
 from lnn_control.ros.spinning import spin
 
 COMMAND_TOPIC = "/lnn_control/command"
@@ -70,31 +82,83 @@ def publish(rate: float, count: int, block: int, out: str, topics: list[str]) ->
         json.dump(sent, stream)
 
 
-def receive(out: str) -> None:
+def sensors(imu_rate: float, camera_rate: float, seconds: float, out: str, imu_topic: str,
+            camera_topic: str) -> None:
+    node = rclpy.create_node("bench_sensor_publisher")
+    imu_publisher = node.create_publisher(Imu, imu_topic, qos_profile_sensor_data)
+    camera_publisher = node.create_publisher(Image, camera_topic, qos_profile_sensor_data)
+    start = time.monotonic()
+    while (node.count_subscribers(imu_topic) == 0 or node.count_subscribers(camera_topic) == 0) \
+            and time.monotonic() - start < 30:
+        time.sleep(0.05)
+    time.sleep(1.0)  # let discovery settle on both sides
+    imu = Imu()
+    imu.linear_acceleration.z = 9.81
+    frame = Image(height=64, width=64, encoding="rgb8", step=192,
+                  data=bytes(random.Random(0).randrange(256) for _ in range(64 * 192)))
+    sent: list[int] = []
+    begin = time.monotonic()
+    next_imu = next_frame = begin
+    while next_imu < begin + seconds:
+        deadline = min(next_imu, next_frame)
+        pause = deadline - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        stamp = time.time_ns()
+        if next_frame <= next_imu:
+            frame.header.stamp.sec, frame.header.stamp.nanosec = divmod(stamp, 10**9)
+            camera_publisher.publish(frame)
+            next_frame += 1.0 / camera_rate
+        else:
+            imu.header.stamp.sec, imu.header.stamp.nanosec = divmod(stamp, 10**9)
+            imu_publisher.publish(imu)
+            sent.append(stamp)
+            next_imu += 1.0 / imu_rate
+    end = time.monotonic()
+    time.sleep(0.5)
+    with open(out, "w") as stream:
+        json.dump({"imu_stamps": sent, "window": [begin, end]}, stream)
+
+
+def receive(out: str, command_topic: str = COMMAND_TOPIC) -> None:
     node = rclpy.create_node("bench_command_receiver")
     arrivals: list[tuple[int, int]] = []
+    counters: dict[str, str] = {}
 
     def record(message: TwistStamped) -> None:
         stamp = message.header.stamp.sec * 10**9 + message.header.stamp.nanosec
         arrivals.append((stamp, time.time_ns()))
 
+    def keep_counters(message: DiagnosticArray) -> None:
+        for status in message.status:
+            if status.name.endswith(": controller"):
+                counters.update({kv.key: kv.value for kv in status.values})
+
     qos = QoSProfile(depth=10_000, reliability=ReliabilityPolicy.RELIABLE)
-    node.create_subscription(TwistStamped, COMMAND_TOPIC, record, qos)
+    node.create_subscription(TwistStamped, command_topic, record, qos)
+    node.create_subscription(DiagnosticArray, "/diagnostics", keep_counters, 10)
     _spin(node)
     with open(out, "w") as stream:
-        json.dump(arrivals, stream)
+        json.dump({"arrivals": arrivals, "counters": counters}, stream)
 
 
-def relay(imu_topic: str) -> None:
+def relay(imu_topic: str, command_topic: str = COMMAND_TOPIC, camera_topic: str = "") -> None:
     node = rclpy.create_node("bench_relay")
-    publisher = node.create_publisher(TwistStamped, COMMAND_TOPIC, 10)
+    publisher = node.create_publisher(TwistStamped, command_topic, 10)
+    frames: list[np.ndarray] = []
 
     def forward(message: Imu) -> None:
         command = TwistStamped()
         command.header.stamp = message.header.stamp
         publisher.publish(command)
 
-    node.create_subscription(Imu, imu_topic, forward, qos_profile_sensor_data)
+    def take(message: Image) -> None:
+        frames[:] = [np.frombuffer(message.data, dtype=np.uint8).reshape(message.height, message.width, -1)]
+
+    qos = qos_profile("sensor_data", StreamTopic.depth)  # the policy node's queue of 50 messages
+    node.create_subscription(Imu, imu_topic, forward, qos)
+    if camera_topic:
+        node.create_subscription(Image, camera_topic, take, qos)
     spin(node)
 
 
@@ -103,8 +167,10 @@ if __name__ == "__main__":
     mode, arguments = sys.argv[1], sys.argv[2:]
     if mode == "publish":
         publish(float(arguments[0]), int(arguments[1]), int(arguments[2]), arguments[3], arguments[4:])
+    elif mode == "sensors":
+        sensors(float(arguments[0]), float(arguments[1]), float(arguments[2]), *arguments[3:6])
     elif mode == "receive":
-        receive(arguments[0])
+        receive(*arguments)
     else:
-        relay(arguments[0])
+        relay(*arguments)
     rclpy.try_shutdown()

@@ -24,6 +24,7 @@ from typing import Optional
 
 from lnn_control.errors import ConfigError, LnnControlError
 from lnn_control.resources import config_path
+from lnn_control.ros.processes import interrupt
 
 __all__ = ["PLANS", "NodeSpec", "add_arguments", "commands"]
 
@@ -135,15 +136,9 @@ class _NodeProcess:
     def stop(self, timeout_s: float = 20.0) -> int:
         """SIGINT (as Ctrl-C) if still running, killed after ``timeout_s``; returns the exit code
         once its stderr is read to the end."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        code = interrupt(self.process, timeout_s)
         self._reader.join(timeout=5.0)
-        return self.process.returncode
+        return code
 
     def reason(self) -> str:
         """Why it failed: its first error message, else its last stderr line."""

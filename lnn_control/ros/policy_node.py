@@ -18,8 +18,9 @@ stamp): the node never crashes on input and never publishes a non-finite command
 
 Watchdog: proof of life is a *valid* message, one the runtime accepted. A stream with
 ``timeout_s > 0`` that has delivered none for longer than that trips the watchdog, whether it
-went silent or its messages are all refused: the node then publishes the safe command every
-command period (``control.nominal_dt_s``, or the timer's period), and ``/diagnostics`` reports
+went silent or its messages are all refused (checked when the first stream could become late,
+at most one command period after): the node then publishes the safe command every command
+period (``control.nominal_dt_s``, or the timer's period), and ``/diagnostics`` reports
 at once, at WARN (ERROR once the stream has been without valid data for ``watchdog_error_s``),
 naming each such stream and why its messages were refused. When every watched stream has valid
 data again the network restarts from zero state (:meth:`PolicyRuntime.restart`: the values held
@@ -138,6 +139,8 @@ class PolicyNode(LifecycleNode):
         self._activated_at = self._now()
         self._tripped, self._tripped_at = False, None
         self._active = True
+        if self._watchdog is not None:
+            self._wake_in(int(self.command_period * 1e9))
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -201,8 +204,10 @@ class PolicyNode(LifecycleNode):
         rate = deployment.timer_rate_hz or 1.0 / config.control.nominal_dt_s
         #: the command period (s): how often commands go out, the safe one included
         self.command_period = 1.0 / rate
+        self._watchdog = None
         if any(t.timeout_s > 0 for t in deployment.streams.values()):
-            self._entities.append(self.create_timer(self.command_period, self._on_watchdog))
+            self._watchdog = self.create_timer(self.command_period, self._on_watchdog)
+            self._entities.append(self._watchdog)
         self._entities.append(self.create_timer(deployment.diagnostics_period_s, self._report))
         if config.control.mode == "timer":
             self._entities.append(self.create_timer(self.command_period, self._on_control_timer))
@@ -267,23 +272,36 @@ class PolicyNode(LifecycleNode):
             self._inference_ns.append(time.perf_counter_ns() - start)
 
     def _on_watchdog(self) -> None:
-        """Every command period: trip on a watched stream without valid data for longer than its
-        timeout, and publish the safe command while tripped."""
+        """Trip on a watched stream without valid data for longer than its timeout, and publish
+        the safe command every command period while tripped. Healthy, it wakes only when the
+        first stream could become late (a 200 Hz timer would wake the node between IMU messages
+        and delay them), but never sooner than one command period."""
         if not self._active:
             return
         now = self._now()
-        if not self._tripped:
-            faulty = [name for name, m in self._monitors.items()
-                      if m.timeout_ns and m.silent_for(now, self._activated_at) * 1e9 > m.timeout_ns]
-            if not faulty:
-                return
-            self._tripped, self._tripped_at = True, now
-            faults = "; ".join(f"{name}: {self._monitors[name].fault(now, self._activated_at)}" for name in faulty)
-            self.get_logger().warning(f"watchdog: publishing the safe command ({faults})")
+        period = int(self.command_period * 1e9)
+        if self._tripped:
             self._publish(self._safe(), now)
-            self._report(periodic=False)
             return
+        late = {name: m for name, m in self._monitors.items()
+                if m.timeout_ns and m.silent_for(now, self._activated_at) * 1e9 > m.timeout_ns}
+        if not late:
+            deadline = min((m.last_valid if m.last_valid is not None else self._activated_at) + m.timeout_ns
+                           for m in self._monitors.values() if m.timeout_ns)
+            self._wake_in(max(deadline - now + 1_000, period))
+            return
+        self._tripped, self._tripped_at = True, now
+        faults = "; ".join(f"{name}: {m.fault(now, self._activated_at)}" for name, m in late.items())
+        self.get_logger().warning(f"watchdog: publishing the safe command ({faults})")
         self._publish(self._safe(), now)
+        self._report(periodic=False)
+        self._wake_in(period)
+
+    def _wake_in(self, period_ns: int) -> None:
+        """Run the watchdog next in ``period_ns`` (and every ``period_ns`` after)."""
+        if self._watchdog.timer_period_ns != period_ns:
+            self._watchdog.timer_period_ns = period_ns
+            self._watchdog.reset()  # a new period takes effect at once only on a reset
 
     def _all_streams_back(self, now: int, arriving: Optional[str] = None) -> bool:
         """Whether every watched stream has had a valid message within its timeout (the stream

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
-__all__ = ["NodeProcess", "local_environment", "wait_for"]
+__all__ = ["NodeProcess", "interrupt", "local_environment", "wait_for"]
 
 
 def local_environment(domain_base: int = 110) -> dict[str, str]:
@@ -48,13 +48,7 @@ class NodeProcess:
     def stop(self, timeout_s: float = 20.0) -> int:
         """SIGINT, as Ctrl-C or a launch shutdown sends; killed after ``timeout_s``. Returns the
         exit code."""
-        if self.alive():
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        interrupt(self.process, timeout_s)
         if not self._stream.closed:
             self._stream.close()
         return self.process.returncode
@@ -70,6 +64,19 @@ class NodeProcess:
         wait_for(lambda: marker in self.output() or not self.alive(), timeout_s, f"{marker!r} in {self.log}")
         if not self.alive():
             raise RuntimeError(f"{self.log.stem} exited with code {self.process.returncode}:\n{self.output()}")
+
+
+def interrupt(process: subprocess.Popen, timeout_s: float = 20.0) -> int:
+    """Stop ``process`` as Ctrl-C does (SIGINT) if it still runs, killed after ``timeout_s``;
+    returns its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, what: str) -> None:
