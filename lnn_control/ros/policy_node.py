@@ -5,10 +5,10 @@ controller factory) and creates subscriptions, publishers and timers; ``activate
 commanding from a fresh network state; ``deactivate`` publishes the safe command once and stops;
 ``cleanup`` releases everything. ``autostart: true`` configures and activates at start-up.
 
-Each message is converted by :func:`lnn_control.policy.messages.stream_reader` (an IMU read from
-its serialized bytes: :mod:`lnn_control.ros.cdr`) and handed to the
-controller with its ``header.stamp`` (the node's clock stamps messages without a header; with
-``use_sim_time`` the node's clock is the simulation's). A command is published after every
+Each message is converted by :func:`lnn_control.policy.messages.stream_reader` (an IMU is read
+from its serialized bytes: :mod:`lnn_control.ros.cdr`) and handed to the controller with its
+``header.stamp`` (the node's clock stamps messages without a header; with ``use_sim_time`` the
+node's clock is the simulation's). A command is published after every
 accepted message of the stepping stream (or at ``timer_rate_hz`` in timer mode), stamped with the
 sensor stamp it was computed from. A message is refused, counted and dropped when it cannot be
 read, when its stamp is more than ``max_future_s`` ahead of the node's clock or more than its
@@ -18,9 +18,9 @@ stamp): the node never crashes on input and never publishes a non-finite command
 
 Watchdog: proof of life is a *valid* message, one the runtime accepted. A stream with
 ``timeout_s > 0`` that has delivered none for longer than that trips the watchdog, whether it
-went silent or its messages are all refused (checked when the first stream could become late,
-at most one command period after): the node then publishes the safe command every command
-period (``control.nominal_dt_s``, or the timer's period), and ``/diagnostics`` reports
+went silent or its messages are all refused (checked every command period:
+``control.nominal_dt_s``, or the timer's period): the node then publishes the safe command every
+command period, and ``/diagnostics`` reports
 at once, at WARN (ERROR once the stream has been without valid data for ``watchdog_error_s``),
 naming each such stream and why its messages were refused. When every watched stream has valid
 data again the network restarts from zero state (:meth:`PolicyRuntime.restart`: the values held
@@ -99,7 +99,6 @@ class PolicyNode(LifecycleNode):
         self._active = False
         self._sim_time = True  # until configured: the node's clock, whichever it is
         self._controller: Optional[Controller] = None
-        self._tripped_at: Optional[int] = None
         self._entities: list[Any] = []
         self._configure_error = ""
         if self.get_parameter_or("autostart", rclpy.Parameter("autostart", value=False)).value:
@@ -137,10 +136,8 @@ class PolicyNode(LifecycleNode):
         assert self._controller is not None
         self._controller.reset()
         self._activated_at = self._now()
-        self._tripped, self._tripped_at = False, None
+        self._tripped = False
         self._active = True
-        if self._watchdog is not None:
-            self._wake_in(int(self.command_period * 1e9))
         return super().on_activate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -188,8 +185,8 @@ class PolicyNode(LifecycleNode):
         self._next_warning_ns = 0  # time.monotonic_ns() before which rejections are not logged
         self._inference_ns: list[int] = []
         self._window_start = self._now()  # of the diagnostics' rates and inference times
-        #: the watchdog tripped (node clock, ns, of when it did)
-        self._tripped, self._tripped_at = False, None
+        #: the watchdog tripped: the safe command goes out every command period
+        self._tripped = False
         self._activated_at = self._now()
         output = deployment.output
         self._command_writer = CommandWriter(output.type, config.actions.names, output.frame_id,
@@ -204,10 +201,8 @@ class PolicyNode(LifecycleNode):
         rate = deployment.timer_rate_hz or 1.0 / config.control.nominal_dt_s
         #: the command period (s): how often commands go out, the safe one included
         self.command_period = 1.0 / rate
-        self._watchdog = None
         if any(t.timeout_s > 0 for t in deployment.streams.values()):
-            self._watchdog = self.create_timer(self.command_period, self._on_watchdog)
-            self._entities.append(self._watchdog)
+            self._entities.append(self.create_timer(self.command_period, self._on_watchdog))
         self._entities.append(self.create_timer(deployment.diagnostics_period_s, self._report))
         if config.control.mode == "timer":
             self._entities.append(self.create_timer(self.command_period, self._on_control_timer))
@@ -257,7 +252,7 @@ class PolicyNode(LifecycleNode):
         if self._gravity:
             self._check_units(name, value)
         if self._tripped and self._all_streams_back(now):
-            self._tripped, self._tripped_at = False, None
+            self._tripped = False
             self.get_logger().info("watchdog: every stream has valid data; the network restarts")
             self._report(periodic=False)
         if outcome == EventOutcome.STEPPED and name == self._stepping and self._active and not self._tripped:
@@ -272,36 +267,25 @@ class PolicyNode(LifecycleNode):
             self._inference_ns.append(time.perf_counter_ns() - start)
 
     def _on_watchdog(self) -> None:
-        """Trip on a watched stream without valid data for longer than its timeout, and publish
-        the safe command every command period while tripped. Healthy, it wakes only when the
-        first stream could become late (a 200 Hz timer would wake the node between IMU messages
-        and delay them), but never sooner than one command period."""
+        """Every command period: trip on a watched stream without valid data for longer than its
+        timeout, and publish the safe command while tripped. (A timer that slept until the first
+        stream could become late, its period changed and reset on each call, was measured to
+        trip up to 0.6 s late on a loaded machine: rclpy's events executor can miss the reset.)"""
         if not self._active:
             return
         now = self._now()
-        period = int(self.command_period * 1e9)
         if self._tripped:
             self._publish(self._safe(), now)
             return
         late = {name: m for name, m in self._monitors.items()
                 if m.timeout_ns and m.silent_for(now, self._activated_at) * 1e9 > m.timeout_ns}
         if not late:
-            deadline = min((m.last_valid if m.last_valid is not None else self._activated_at) + m.timeout_ns
-                           for m in self._monitors.values() if m.timeout_ns)
-            self._wake_in(max(deadline - now + 1_000, period))
             return
-        self._tripped, self._tripped_at = True, now
+        self._tripped = True
         faults = "; ".join(f"{name}: {m.fault(now, self._activated_at)}" for name, m in late.items())
         self.get_logger().warning(f"watchdog: publishing the safe command ({faults})")
         self._publish(self._safe(), now)
         self._report(periodic=False)
-        self._wake_in(period)
-
-    def _wake_in(self, period_ns: int) -> None:
-        """Run the watchdog next in ``period_ns`` (and every ``period_ns`` after)."""
-        if self._watchdog.timer_period_ns != period_ns:
-            self._watchdog.timer_period_ns = period_ns
-            self._watchdog.reset()  # a new period takes effect at once only on a reset
 
     def _all_streams_back(self, now: int, arriving: Optional[str] = None) -> bool:
         """Whether every watched stream has had a valid message within its timeout (the stream

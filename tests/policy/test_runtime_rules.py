@@ -184,3 +184,38 @@ def test_commands_stay_finite_and_within_limits_under_extreme_inputs(camera_poli
             runtime.on_event("camera", stamp, camera_frames(1, seed=i)[0])
         assert_safe(runtime)
     assert runtime.stats.steps == 300
+
+
+def test_a_frame_older_than_the_latest_imu_is_latency_not_a_clock_jump(camera_policy):
+    """A camera frame that reaches the runtime after IMU messages 0.7 s newer (max_backward_s is
+    0.5 s) is held with its own stamp; nothing resets. (On a loaded CPU frames queue longer than
+    IMU messages: taken for clock jumps, they reset the network 91 times in 10 s.)"""
+    runtime = PolicyRuntime(camera_policy)
+    frames, values = camera_frames(2), imu_values(3)
+    runtime.on_event("camera", 1_000 * MS, frames[0])
+    feed(runtime, [1_000, 1_700], values[:2])
+    assert runtime.on_event("camera", 1_010 * MS, frames[1]) == EventOutcome.HELD
+    assert runtime.on_event("imu", 1_705 * MS, values[2]) == EventOutcome.STEPPED
+    assert runtime.stats.clock_resets == 0 and runtime.stats.steps == 3
+    # its own stream jumping back by more than max_backward_s still is a clock jump
+    assert runtime.on_event("camera", 400 * MS, frames[0]) == EventOutcome.WAITING
+    assert runtime.stats.clock_resets == 1
+
+
+def test_restart_zeroes_the_state_and_keeps_the_held_values(camera_policy):
+    """After a sensor fault the node restarts the network: the next IMU message steps at once,
+    from zero state over nominal_dt_s, on the frame held, exactly as a fresh runtime given that
+    frame and that message would."""
+    runtime = PolicyRuntime(camera_policy)
+    frames, values = camera_frames(2), imu_values(4)
+    runtime.on_event("camera", 0, frames[0])
+    feed(runtime, [0, 5, 10], values[:3])
+    runtime.on_event("camera", 12 * MS, frames[1])
+    runtime.restart()
+    np.testing.assert_array_equal(runtime.command(0), camera_policy.config.actions.safe)
+    assert runtime.on_event("imu", 900 * MS, values[3]) == EventOutcome.STEPPED
+    fresh = PolicyRuntime(camera_policy)
+    fresh.on_event("camera", 12 * MS, frames[1])
+    fresh.on_event("imu", 900 * MS, values[3])
+    np.testing.assert_array_equal(runtime.state, fresh.state)
+    np.testing.assert_array_equal(runtime.command(0), fresh.command(0))
