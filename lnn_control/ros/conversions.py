@@ -69,16 +69,15 @@ class CommandWriter:
         markers = [_MARKER + k for k in range(len(action_names))]
         template = serialize_message(fill(self.message_class(), command_message(
             msgtype, np.array(markers), _MARKER_STAMP, action_names, frame_id, joint_names, twist_fields)))
-        self._order = "<" if template[1:2] == b"\x01" else ">"  # the encapsulation's byte order
+        order = "<" if template[1:2] == b"\x01" else ">"  # the encapsulation's byte order
         self._template = template
+        self._stamp_format, self._value_format = order + "iI", order + "d"
         stamped = "header" in self.message_class.get_fields_and_field_types()  # Float64MultiArray: no
-        self._stamp_at = (template.find(struct.pack(self._order + "iI", *divmod(_MARKER_STAMP, 1_000_000_000)))
+        self._stamp_at = (template.find(struct.pack(self._stamp_format, *divmod(_MARKER_STAMP, 1_000_000_000)))
                           if stamped else None)
-        self._value_at = [template.find(struct.pack(self._order + "d", m)) for m in markers]
+        self._value_at = [template.find(struct.pack(self._value_format, m)) for m in markers]
         if self._stamp_at == -1 or min(self._value_at) < 0:
             raise AssertionError(f"the serialized {msgtype} does not hold its marker values")
-        self._stamp_format = self._order + "iI"
-        self._value_format = self._order + "d"
 
     def __call__(self, command: Sequence[float], stamp: int) -> bytes:
         """The serialized message of ``command`` (``(A,)`` Python floats, physical units)
