@@ -12,8 +12,9 @@ and asserts the same commands to the bit, and the same outcome per event.
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pytest
