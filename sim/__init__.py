@@ -13,8 +13,8 @@ renderers, headless), ``scenarios`` (domain randomisation from ``config/sim/*.ya
 (per-stream rate, jitter, latency, dropout), ``imu`` (IMU noise and bias), ``streams`` (timed
 sensor streams of an env), ``events`` (a step's sensor events, feeding a controller),
 ``quadrotor`` (Crazyflie parameters, rate controller, wind), ``arm`` (joint-target actions),
-``envs`` (the registered Gymnasium envs), ``experts`` (privileged controllers), ``vector``
-(batched QuadHover on ``mujoco.batch``), ``rollout`` (run a controller in an env), ``view`` and
+``envs`` (the registered Gymnasium envs, the batched QuadHover on ``mujoco.batch`` among them),
+``experts`` (privileged controllers), ``rollout`` (run a controller in an env), ``view`` and
 ``cli`` (``lnn-control sim view`` / ``eval``), ``errors``.
 """
 

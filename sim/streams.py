@@ -1,6 +1,7 @@
 """Timed sensor streams of an env: what each stream is, and its messages within one episode.
 
-A :class:`TimedStream` turns a stream's :class:`~lnn_control.sim.timing.StreamTiming` into
+An :class:`EnvStream` declares one stream an env offers (kind, shape, units, nominal timing). A
+:class:`TimedStream` turns a stream's :class:`~lnn_control.sim.timing.StreamTiming` into
 messages: the env asks which measurements fall in a control step (:meth:`TimedStream.take`), reads
 each value from the simulation at its measurement instant (:meth:`TimedStream.capture`), and hands
 out those that have arrived (:meth:`TimedStream.deliver`). Lost messages are never read (a camera
@@ -19,7 +20,7 @@ import numpy as np
 from lnn_control.policy.events import SensorEvent
 from lnn_control.sim.timing import StreamTiming, sample_stamps
 
-__all__ = ["Noise", "Reader", "StreamSpec", "TimedStream"]
+__all__ = ["EnvStream", "Noise", "Reader", "TimedStream"]
 
 #: reads a stream's value from the simulation: ``MjData -> array`` (a new array each call)
 Reader = Callable[[mujoco.MjData], np.ndarray]
@@ -31,8 +32,8 @@ KINDS = ("imu", "attitude", "image", "joint_state", "odometry", "vector")
 
 
 @dataclass(frozen=True)
-class StreamSpec:
-    """One stream an env offers.
+class EnvStream:
+    """One stream an env offers, as the env declares it (its ``STREAMS`` table).
 
     :param kind: the message kind (``imu``, ``image``, ``joint_state``, ``odometry``, ``vector``).
     :param shape: the value's shape.

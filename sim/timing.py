@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from lnn_control.errors import ConfigError
+from lnn_control.units import NS_PER_S
 
-__all__ = ["MAX_JITTER", "NS_PER_S", "StreamTiming", "sample_stamps"]
+__all__ = ["MAX_JITTER", "StreamTiming", "sample_stamps"]
 
-NS_PER_S = 1_000_000_000
 #: largest jitter (standard deviation of an interval over the period) with positive intervals
 MAX_JITTER = 0.5
 

@@ -28,10 +28,10 @@ from lnn_control.bags.errors import MessageTypeError
 from lnn_control.errors import ConfigError, ShapeError
 from lnn_control.policy.deployment import OutputTopic
 from lnn_control.policy.messages import command_value
+from lnn_control.units import NS
 
 __all__ = ["RecordedCommands", "command_values", "compare_commands"]
 
-NS = 1e-9
 #: the lag search covers +- this (s)
 MAX_LAG_S = 1.0
 

@@ -41,7 +41,7 @@ from lnn_control.bags.errors import MessageTypeError, TopicNotFoundError
 from lnn_control.bags.progress import EVERY, ticker
 from lnn_control.bags.reader import Bag
 from lnn_control.bags.recorded import RecordedCommands, command_values
-from lnn_control.bags.timing import StreamTiming, rate_mismatch, stream_timing
+from lnn_control.bags.timing import MeasuredTiming, measure_timing, rate_mismatch
 from lnn_control.errors import ShapeError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, OutputTopic
@@ -100,7 +100,7 @@ class StreamRecord:
     binding: StreamBinding
     stamps_ns: np.ndarray
     receive_ns: np.ndarray
-    timing: StreamTiming
+    timing: MeasuredTiming
 
 
 @dataclass
@@ -198,7 +198,7 @@ def replay(
         stamps = np.asarray(events.timing_stamps[index], dtype=np.int64)
         receive = np.asarray(events.timing_receive[index], dtype=np.int64)
         lagged = None if index in events.headerless else receive
-        streams.append(StreamRecord(binding, stamps, receive, stream_timing(stamps, lagged)))
+        streams.append(StreamRecord(binding, stamps, receive, measure_timing(stamps, lagged)))
         if control.mode == "stream" and binding.stream == control.stream:
             mismatch = rate_mismatch(binding.stream, binding.topic, streams[-1].timing,
                                      control.nominal_dt_s)

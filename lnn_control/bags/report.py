@@ -23,10 +23,10 @@ import numpy as np
 
 from lnn_control.bags.replay import ReplayRun, StreamRecord
 from lnn_control.bags.timing import sorted_periods
+from lnn_control.units import NS
 
 __all__ = ["write_report"]
 
-NS = 1e-9
 MS = 1e3
 
 

@@ -25,8 +25,10 @@ from typing import Any, Optional
 
 import numpy as np
 
-__all__ = ["GAP_FACTOR", "RATE_FACTOR", "StreamTiming", "rate_mismatch", "sorted_periods",
-           "stream_timing"]
+from lnn_control.units import NS
+
+__all__ = ["GAP_FACTOR", "RATE_FACTOR", "MeasuredTiming", "measure_timing", "rate_mismatch",
+           "sorted_periods"]
 
 #: a period longer than this many median periods is a gap
 GAP_FACTOR = 1.5
@@ -34,12 +36,13 @@ GAP_FACTOR = 1.5
 #: policy's nominal_dt_s is warned about
 RATE_FACTOR = 2.0
 PERCENTILES = (1, 5, 50, 95, 99)
-NS = 1e-9
 
 
 @dataclass(frozen=True)
-class StreamTiming:
-    """The timing of one stream (see the module docstring for the definitions)."""
+class MeasuredTiming:
+    """The timing of one recorded stream, measured from its stamps (see the module docstring for
+    the definitions); the timing a simulated stream is drawn from is
+    :class:`lnn_control.sim.timing.StreamTiming`."""
 
     count: int
     #: last minus first stamp (s)
@@ -69,10 +72,10 @@ def sorted_periods(stamps_ns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, np.diff(distinct) * NS
 
 
-def stream_timing(
+def measure_timing(
     stamps_ns: np.ndarray, receive_ns: Optional[np.ndarray] = None, listed_gaps: int = 20
-) -> StreamTiming:
-    """Analyse one stream.
+) -> MeasuredTiming:
+    """Measure one stream's timing from its stamps.
 
     :param stamps_ns: ``(N,)`` stamps in receive order, nanoseconds since epoch.
     :param receive_ns: ``(N,)`` receive times of the same messages (for the lag), or ``None``.
@@ -109,7 +112,7 @@ def stream_timing(
             "first": [{"at_ns": int(at), "length_s": float(length)}
                       for at, length in zip(gap_starts[:listed_gaps], gap_lengths[:listed_gaps])],
         }
-    return StreamTiming(
+    return MeasuredTiming(
         count=count,
         duration_s=float((distinct[-1] - distinct[0]) * NS) if count else 0.0,
         rate_hz=rate,
@@ -123,12 +126,12 @@ def stream_timing(
     )
 
 
-def rate_mismatch(stream: str, topic: str, timing: StreamTiming, nominal_dt_s: float) -> Optional[str]:
+def rate_mismatch(stream: str, topic: str, timing: MeasuredTiming, nominal_dt_s: float) -> Optional[str]:
     """A warning when the stream that steps a policy runs at another rate than it was trained at.
 
     :param stream: the stepping stream's name (``control.stream``).
     :param topic: the topic it was read from.
-    :param timing: its timing (:func:`stream_timing`); its median period is ``1 / nominal_rate_hz``.
+    :param timing: its timing (:func:`measure_timing`); its median period is ``1 / nominal_rate_hz``.
     :param nominal_dt_s: the policy's ``control.nominal_dt_s``, the period it expects, s.
     :return: the warning text when the median period differs from ``nominal_dt_s`` by more than
         :data:`RATE_FACTOR` either way; ``None`` otherwise, or with fewer than two stamps.

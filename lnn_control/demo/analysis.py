@@ -22,10 +22,9 @@ from lnn_control.bags.reader import open_bag
 from lnn_control.policy.deployment import OutputTopic
 from lnn_control.policy.messages import command_value, stamp_ns
 from lnn_control.sim.parameters import SimParameters
+from lnn_control.units import NS
 
 __all__ = ["EpisodeTrack", "Flight", "analyse_flight"]
-
-NS = 1e-9
 
 
 @dataclass

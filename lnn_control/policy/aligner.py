@@ -42,10 +42,10 @@ from typing import Any, NamedTuple, Optional, Union
 import numpy as np
 
 from lnn_control.policy.config import PolicyConfig, StreamSpec
+from lnn_control.units import NS
 
 __all__ = ["EventAligner", "EventOutcome", "Held", "RuntimeStats", "StepInput"]
 
-NS = 1e-9
 #: a held value: a vector stream's values as float32 (``array("f")``, ``(n,)``) or an image
 #: ``(H, W, C)`` uint8
 Held = Union["array[float]", np.ndarray]

@@ -14,7 +14,7 @@ from lnn_control.sim.arm import HOME, JOINTS, JointTargets
 from lnn_control.sim.envs.base import SensorEnv, held
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.scenarios import uniform
-from lnn_control.sim.streams import Reader, StreamSpec
+from lnn_control.sim.streams import EnvStream, Reader
 from lnn_control.sim.timing import StreamTiming
 
 __all__ = ["ArmReachEnv", "target_in_views"]
@@ -67,27 +67,27 @@ class ArmReachEnv(SensorEnv):
     SIDE_CAMERA = "side"
     RENDER_CAMERA = "overview"
     STREAMS = {
-        "camera": StreamSpec(
+        "camera": EnvStream(
             "image", (64, 64, 3), "fixed workspace camera rgb8, image_size square",
             StreamTiming(30.0, jitter=0.05, latency_s=0.030),
         ),
-        "side_camera": StreamSpec(
+        "side_camera": EnvStream(
             "image", (64, 64, 3), "fixed side camera rgb8, image_size square",
             StreamTiming(30.0, jitter=0.05, latency_s=0.030),
         ),
-        "joints": StreamSpec(
+        "joints": EnvStream(
             "joint_state", (12,), "joint positions rad then velocities rad/s",
             StreamTiming(100.0, jitter=0.02, latency_s=0.002),
         ),
-        "wrist_imu": StreamSpec(
+        "wrist_imu": EnvStream(
             "imu", (6,), "wrist gyro rad/s then specific force m/s^2, body frame, noisy",
             StreamTiming(200.0, jitter=0.02, latency_s=0.002),
         ),
-        "ground_truth": StreamSpec(
+        "ground_truth": EnvStream(
             "joint_state", (12,), "PRIVILEGED exact joint state at every control instant",
             privileged=True,
         ),
-        "goal": StreamSpec("vector", (3,), "PRIVILEGED target position m", privileged=True),
+        "goal": EnvStream("vector", (3,), "PRIVILEGED target position m", privileged=True),
     }
     DEFAULT_STREAMS = ("camera", "side_camera", "joints")
     #: success: within HOLD_RADIUS (m) of the target for the last HOLD_TIME (s)

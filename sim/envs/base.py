@@ -37,8 +37,9 @@ from lnn_control.sim.imu import ImuNoiseProcess
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.rendering import offscreen_renderer
 from lnn_control.sim.scenarios import Scenario, resolve_scenario, uniform
-from lnn_control.sim.streams import Reader, StreamSpec, TimedStream
-from lnn_control.sim.timing import NS_PER_S, StreamTiming
+from lnn_control.sim.streams import EnvStream, Reader, TimedStream
+from lnn_control.sim.timing import StreamTiming
+from lnn_control.units import NS_PER_S
 
 __all__ = ["ROS_QUATERNION_ORDER", "SensorEnv", "held", "quaternion_to_ros"]
 
@@ -83,7 +84,7 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     #: control (policy) rate, Hz; must be a whole number of physics steps
     CONTROL_HZ: ClassVar[float]
     #: every stream the env offers, name -> spec (privileged ones included)
-    STREAMS: ClassVar[dict[str, StreamSpec]]
+    STREAMS: ClassVar[dict[str, EnvStream]]
     #: the streams observed unless the caller chooses
     DEFAULT_STREAMS: ClassVar[tuple[str, ...]]
     #: MJCF camera of the ``camera`` stream, and of ``render()``
@@ -285,7 +286,7 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             raise ConfigError(f"{type(self).__name__}: streams must be distinct and not empty, got {chosen}")
         return chosen
 
-    def _space(self, spec: StreamSpec) -> spaces.Box:
+    def _space(self, spec: EnvStream) -> spaces.Box:
         if spec.kind == "image":  # rgb8, image_size square
             return spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
         return spaces.Box(-np.inf, np.inf, spec.shape, np.float32)

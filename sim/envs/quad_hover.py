@@ -8,7 +8,7 @@ import numpy as np
 
 from lnn_control.sim.envs.quadrotor_env import QUADROTOR_STREAMS, QuadrotorEnv, sample_start
 from lnn_control.sim.scenarios import QuadrotorRandomisation
-from lnn_control.sim.streams import StreamSpec
+from lnn_control.sim.streams import EnvStream
 from lnn_control.sim.timing import StreamTiming
 
 __all__ = ["QuadHoverEnv", "sample_hover_task"]
@@ -78,7 +78,7 @@ class QuadHoverEnv(QuadrotorEnv):
 
     STREAMS = {
         **QUADROTOR_STREAMS,
-        "goal": StreamSpec("vector", (3,), "goal position, world frame, m", StreamTiming(10.0)),
+        "goal": EnvStream("vector", (3,), "goal position, world frame, m", StreamTiming(10.0)),
     }
     DEFAULT_STREAMS = ("imu", "odom", "goal")
 

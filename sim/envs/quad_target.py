@@ -9,7 +9,7 @@ import numpy as np
 
 from lnn_control.policy.config import ActionSpec
 from lnn_control.sim.envs.quadrotor_env import QUADROTOR_STREAMS, QuadrotorEnv, sample_start
-from lnn_control.sim.streams import StreamSpec
+from lnn_control.sim.streams import EnvStream
 from lnn_control.sim.velocity import VelocityLoop, velocity_actions
 
 __all__ = ["QuadTargetEnv"]
@@ -58,7 +58,7 @@ class QuadTargetEnv(QuadrotorEnv):
 
     STREAMS = {
         **QUADROTOR_STREAMS,
-        "goal": StreamSpec(
+        "goal": EnvStream(
             "vector", (4,), "PRIVILEGED stand-off position m and yaw rad facing the target",
             privileged=True,
         ),

@@ -25,7 +25,7 @@ from lnn_control.sim.quadrotor import (
     quaternion_from_euler,
 )
 from lnn_control.sim.scenarios import QuadrotorRandomisation
-from lnn_control.sim.streams import Reader, StreamSpec
+from lnn_control.sim.streams import EnvStream, Reader
 from lnn_control.sim.timing import StreamTiming
 
 __all__ = [
@@ -42,28 +42,28 @@ __all__ = [
 ]
 
 #: streams every quadrotor env offers (the goal's stream differs per env)
-QUADROTOR_STREAMS: dict[str, StreamSpec] = {
-    "imu": StreamSpec(
+QUADROTOR_STREAMS: dict[str, EnvStream] = {
+    "imu": EnvStream(
         "imu", (6,), "gyro [wx, wy, wz] rad/s then specific force [ax, ay, az] m/s^2 (+9.81 up at "
         "rest), body frame, with white noise and bias (scenario `imu`)",
         StreamTiming(200.0, jitter=0.02, latency_s=0.002),
     ),
-    "attitude": StreamSpec(
+    "attitude": EnvStream(
         "attitude", (3,), "the flight controller's attitude estimate as the world's up direction in "
         "the body frame (unit; level: [0, 0, 1]), off the truth by a tilt error drawn per episode "
         "(ATTITUDE_ERROR_STD), as /mavros/imu/data's orientation delivers it",
         StreamTiming(100.0, jitter=0.02, latency_s=0.005),
     ),
-    "odom": StreamSpec(
+    "odom": EnvStream(
         "odometry", (13,), "position m, quaternion [qx, qy, qz, qw], world velocity m/s, body rates "
         "rad/s (as motion capture or VIO delivers it; exact values, delayed)",
         StreamTiming(100.0, jitter=0.05, latency_s=0.010),
     ),
-    "camera": StreamSpec(
+    "camera": EnvStream(
         "image", (64, 64, 3), "forward camera `fpv`, rgb8, image_size square, 80 deg field of view",
         StreamTiming(30.0, jitter=0.05, latency_s=0.020),
     ),
-    "ground_truth": StreamSpec(
+    "ground_truth": EnvStream(
         "odometry", (13,), "PRIVILEGED exact odometry at every control instant", privileged=True
     ),
 }

@@ -14,7 +14,8 @@ from lnn_control.errors import ConfigError
 from lnn_control.sim.envs.quad_hover import QuadHoverEnv
 from lnn_control.sim.imu import ImuNoise, ImuNoiseProcess
 from lnn_control.sim.scenarios import QuadrotorRandomisation, Scenario, TimingRandomisation
-from lnn_control.sim.timing import NS_PER_S, StreamTiming, sample_stamps
+from lnn_control.sim.timing import StreamTiming, sample_stamps
+from lnn_control.units import NS_PER_S
 
 #: a quadrotor that starts level and still, so the hover action holds it for any duration
 STILL = QuadrotorRandomisation(start_offset=0.0, start_tilt=0.0, start_speed=0.0)

@@ -36,7 +36,8 @@ from lnn_control.sim.imu import ImuNoise, ImuNoiseProcess
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.quadrotor import BODY, QuadrotorParams, RateController, Wind, draw_quadrotor
 from lnn_control.sim.scenarios import Scenario, resolve_scenario
-from lnn_control.sim.timing import NS_PER_S, StreamTiming, sample_stamps
+from lnn_control.sim.timing import StreamTiming, sample_stamps
+from lnn_control.units import NS_PER_S
 
 __all__ = ["BatchStream", "QuadHoverVectorEnv"]
 

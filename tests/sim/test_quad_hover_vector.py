@@ -10,8 +10,8 @@ import pytest
 import lnn_control.sim.envs  # noqa: F401  (registers the envs)
 from lnn_control.errors import ConfigError
 from lnn_control.sim.envs.quad_hover import QuadHoverEnv
-from lnn_control.sim.timing import NS_PER_S
-from lnn_control.sim.vector import QuadHoverVectorEnv
+from lnn_control.sim.envs.quad_hover_vector import QuadHoverVectorEnv
+from lnn_control.units import NS_PER_S
 
 
 def test_make_vec_gives_the_batched_env_with_batched_spaces() -> None:
