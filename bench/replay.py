@@ -139,7 +139,7 @@ def _bag_rows(bag: Path, setup: _Setup, engines: list[str], repeats: int, skip_o
     from lnn_control.bags.pipeline import replay_to_folder
     from lnn_control.bags.reader import open_bag
     from lnn_control.bags.replay import bind_streams, replay
-    from lnn_control.policy.messages import stream_value
+    from lnn_control.policy.messages.sensors import stream_value
 
     with open_bag(bag) as opened:
         binding = bind_streams(opened, setup.deployment, setup.policy.config)

@@ -100,7 +100,8 @@ def record(
     from lnn_control.bags.typed import build_message
     from lnn_control.bags.writer import STORAGES
     from lnn_control.policy.deployment import load_node_parameters
-    from lnn_control.policy.messages import command_message, stream_message
+    from lnn_control.policy.messages.building import stream_message
+    from lnn_control.policy.messages.commands import CommandMessages
     from lnn_control.sim.rollout import run_episode
 
     env_id = resolve_env_id(env_id)
@@ -143,12 +144,13 @@ def record(
         from rich.progress import track
 
         seeds = range(seed, seed + episodes)
+        command_messages = CommandMessages(sim.command.type, names, "base_link", sim.command.joint_names,
+                                           sim.command.twist_fields)
         for episode in (track(seeds, description=f"recording {env_id}") if progress else seeds):
             recorded.commands.clear()
             result = run_episode(env, recorded, episode, privileged=runtime is None, on_step=on_step)
             for stamp, applied, command in recorded.commands:
-                data = command_message(sim.command.type, command, stamp, names,
-                                       "base_link", sim.command.joint_names, sim.command.twist_fields)
+                data = command_messages.build(command, stamp)
                 # logged after the inputs of the control period it was computed in (+ 1 ms)
                 write(command_out, sim.command.topic, sim.command.type, data, applied + 1_000_000)
             results.append({"seed": episode, "success": result.success,

@@ -2,11 +2,12 @@
 commands the replay computed.
 
 The recorded topic is the parameter file's ``output.topic``, of type ``output.type``; its values
-are read back the way :func:`lnn_control.policy.messages.command_message` wrote them
-(``Float64MultiArray.data``, the ``output.twist_fields`` of a ``TwistStamped``, the first point's
-positions of a ``JointTrajectory`` in ``output.joint_names`` order). A recorded command is stamped
-with its ``header.stamp`` (the sensor stamp it was computed from), or its receive time when the
-type has no header.
+are read back with the layout of that type
+(:meth:`lnn_control.policy.messages.commands.CommandMessages.read`: ``Float64MultiArray.data``,
+the ``output.twist_fields`` of a ``TwistStamped``, the first point's positions of a
+``JointTrajectory`` in ``output.joint_names`` order). A recorded command is stamped with its
+``header.stamp`` (the sensor stamp it was computed from), or its receive time when the type has
+no header.
 
 Comparison (:func:`compare_commands`): each recorded command is compared with the replayed
 command in force at its stamp (the last replay step at or before it, as an actuator holds its
@@ -19,19 +20,20 @@ recorded commands trail the replayed ones (``recorded(t) ~ replay(t - lag)``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
 from lnn_control.bags.errors import MessageTypeError
 from lnn_control.errors import ConfigError, ShapeError
 from lnn_control.policy.deployment import OutputTopic
-from lnn_control.policy.messages import command_value
-from lnn_control.units import NS
+from lnn_control.policy.messages.commands import CommandMessages
 
-__all__ = ["RecordedCommands", "command_values", "compare_commands"]
+__all__ = ["RecordedCommands", "compare_commands", "read_recorded_command"]
 
+NS = 1e-9
 #: the lag search covers +- this (s)
 MAX_LAG_S = 1.0
 
@@ -52,14 +54,15 @@ class RecordedCommands:
     values: np.ndarray
 
 
-def command_values(msgtype: str, msg: Any, output: OutputTopic) -> tuple[Optional[int], np.ndarray]:
-    """``(header stamp ns or None, command (A,) float64)`` of a recorded command message: the
-    inverse of :func:`~lnn_control.policy.messages.command_message` for ``output``'s settings.
+def read_recorded_command(msgtype: str, msg: Any, output: OutputTopic) -> tuple[int | None, np.ndarray]:
+    """``(header stamp ns or None, command (A,) float64)`` of a recorded command message, read
+    with ``output``'s settings (:meth:`~lnn_control.policy.messages.commands.CommandMessages.read`).
 
     :raises MessageTypeError: ``msgtype`` is not a command type, or a joint is missing.
     """
     try:
-        return command_value(msgtype, msg, output.twist_fields, output.joint_names)
+        messages = CommandMessages(msgtype, joint_names=output.joint_names, twist_fields=output.twist_fields)
+        return messages.read(msg)
     except (ShapeError, ConfigError) as error:
         raise MessageTypeError(f"recorded command on {output.topic}: {error}") from None
 
@@ -116,7 +119,7 @@ def compare_commands(
 def _lag(
     replay_stamps: np.ndarray, replay: np.ndarray, rec_stamps: np.ndarray, rec_values: np.ndarray,
     max_lag_s: float,
-) -> dict[str, Optional[float]]:
+) -> dict[str, float | None]:
     """Cross-correlation lag (s) of the recorded commands behind the replayed ones."""
     if replay_stamps.size < 2:
         return {}

@@ -3,7 +3,7 @@
 Topics map to the checkpoint's streams with the parameter file the ROS 2 policy node uses
 (:class:`~lnn_control.policy.deployment.Deployment`), so a bag replays the way the node would
 have run on it. Each message becomes a stream value with
-:func:`~lnn_control.policy.messages.stream_reader` and goes to
+:func:`~lnn_control.policy.messages.sensors.stream_reader` and goes to
 :meth:`PolicyRuntime.on_event <lnn_control.policy.runtime.PolicyRuntime.on_event>` in the order of
 its stamp (stable for equal stamps: then the bag's order), or by option in the order the messages
 were received (the bag's log time): that is the order a live node processed them in, so with
@@ -40,13 +40,13 @@ from rich.progress import Progress
 from lnn_control.bags.errors import MessageTypeError, TopicNotFoundError
 from lnn_control.bags.progress import EVERY, ticker
 from lnn_control.bags.reader import Bag
-from lnn_control.bags.recorded import RecordedCommands, command_values
+from lnn_control.bags.recorded import RecordedCommands, read_recorded_command
 from lnn_control.bags.timing import MeasuredTiming, measure_timing, rate_mismatch
 from lnn_control.errors import ShapeError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, OutputTopic
 from lnn_control.policy.gravity_check import GravityCheck
-from lnn_control.policy.messages import MESSAGE_TYPES, stamp_ns, stream_reader
+from lnn_control.policy.messages.sensors import MESSAGE_TYPES, stamp_ns, stream_reader
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 
 __all__ = ["ReplayRun", "StreamBinding", "Steps", "bind_streams", "replay"]
@@ -316,7 +316,7 @@ def _collect_command(
 ) -> None:
     """Add a recorded command to ``events``, or a warning if it does not fit the policy."""
     try:
-        command_ns, values = command_values(msgtype, msg, output)
+        command_ns, values = read_recorded_command(msgtype, msg, output)
     except MessageTypeError as error:
         events.warnings.append(f"the recorded commands on {output.topic} are not compared: {error}")
         return

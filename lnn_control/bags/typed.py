@@ -1,5 +1,6 @@
-"""Nested plain data (as :func:`lnn_control.policy.messages.command_message` returns it) to a
-message object of a ``rosbags`` typestore, ready to serialize."""
+"""Nested plain data (as :meth:`lnn_control.policy.messages.commands.CommandMessages.build` and
+:func:`lnn_control.policy.messages.building.stream_message` return it) to a message object of a
+``rosbags`` typestore, ready to serialize."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ input bag plus the policy's commands, to view in Foxglove or replay with ``ros2 
 Input messages keep their topics, types, QoS profiles and receive times; ROS 1 messages are
 converted to ROS 2 (CDR) on the way with the converters of ``rosbags.convert``. Each command is a
 message of the parameter file's ``output.type`` built with
-:func:`~lnn_control.policy.messages.command_message`: its ``header.stamp`` (if the type has a
-header) is the sensor stamp the command was computed from (the step's stamp), its log time the
-receive time of the message that triggered the step, so it sits right after that message.
+:meth:`~lnn_control.policy.messages.commands.CommandMessages.build`: its ``header.stamp`` (if the
+type has a header) is the sensor stamp the command was computed from (the step's stamp), its log
+time the receive time of the message that triggered the step, so it sits right after that message.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from lnn_control.bags.reader import Bag
 from lnn_control.bags.replay import Steps
 from lnn_control.bags.typed import build_message
 from lnn_control.policy.deployment import OutputTopic
-from lnn_control.policy.messages import command_message
+from lnn_control.policy.messages.commands import CommandMessages
 
 __all__ = ["STORAGES", "write_output_bag"]
 
@@ -51,10 +51,11 @@ def write_output_bag(
         "command_type"}``.
     """
     typestore = get_typestore(Stores.ROS2_JAZZY)
+    messages = CommandMessages(output.type, action_names, output.frame_id, output.joint_names,
+                               output.twist_fields)
     commands = [
-        typestore.serialize_cdr(build_message(typestore, output.type, command_message(
-            output.type, command, stamp, action_names, output.frame_id, output.joint_names,
-            output.twist_fields)), output.type)
+        typestore.serialize_cdr(build_message(typestore, output.type, messages.build(command, stamp)),
+                                output.type)
         for stamp, command in zip(steps.stamps_ns.tolist(), steps.commands)
     ]
     log_ns = steps.receive_ns.tolist()

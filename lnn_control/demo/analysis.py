@@ -20,7 +20,8 @@ import numpy as np
 
 from lnn_control.bags.reader import open_bag
 from lnn_control.policy.deployment import OutputTopic
-from lnn_control.policy.messages import command_value, stamp_ns
+from lnn_control.policy.messages.commands import CommandMessages
+from lnn_control.policy.messages.sensors import stamp_ns
 from lnn_control.sim.parameters import SimParameters
 from lnn_control.units import NS
 
@@ -110,7 +111,8 @@ def analyse_flight(bag_path: Path, sim: SimParameters, output: OutputTopic, imu_
             elif message.topic == imu_topic:
                 imu_received[stamp_ns(msg.header.stamp)] = message.receive_ns
             elif message.topic == output.topic:
-                stamp, _ = command_value(output.type, msg, output.twist_fields, output.joint_names)
+                stamp, _ = CommandMessages(output.type, joint_names=output.joint_names,
+                                           twist_fields=output.twist_fields).read(msg)
                 commands.append((stamp if stamp is not None else -1, message.receive_ns))
             elif message.msgtype == "std_msgs/msg/String":
                 summaries.append(json.loads(msg.data))

@@ -34,7 +34,8 @@ from lnn_control.engines import EngineKind
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.events import Controller
-from lnn_control.policy.messages import COMMAND_TYPES, MESSAGE_TYPES
+from lnn_control.policy.messages.commands import COMMAND_TYPES
+from lnn_control.policy.messages.sensors import MESSAGE_TYPES
 
 __all__ = ["Deployment", "OutputTopic", "StreamTopic", "deployment_from_parameters",
            "load_controller", "load_deployment", "load_node_parameters", "nest_parameters",

@@ -33,7 +33,7 @@ _DOUBLES = (4 + 9 + 3 + 9 + 3 + 9) * 8
 def imu_reader(accel_scale: float = 1.0) -> Callable[[bytes], tuple[int, list[float], Optional[str]]]:
     """A reader of serialized ``sensor_msgs/Imu``: ``bytes -> (stamp_ns, values, None)``, the
     values ``(6,)`` angular velocity (rad/s) then linear acceleration times ``accel_scale``
-    (m/s^2), as :func:`lnn_control.policy.messages.stream_reader` gives for an imu stream.
+    (m/s^2), as :func:`lnn_control.policy.messages.sensors.stream_reader` gives for an imu stream.
 
     :raises ShapeError: the bytes are not a whole ``Imu`` in plain CDR.
     """

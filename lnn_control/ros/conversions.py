@@ -7,13 +7,12 @@ import copy
 import importlib
 import struct
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any
 
-import numpy as np
 from rclpy.qos import QoSProfile, qos_profile_sensor_data, qos_profile_system_default
 
 from lnn_control.errors import ConfigError
-from lnn_control.policy.messages import command_message
+from lnn_control.policy.messages.commands import CommandMessages
 
 __all__ = ["CommandWriter", "fill", "message_class", "qos_profile"]
 
@@ -48,33 +47,32 @@ def fill(message: Any, data: dict[str, Any]) -> Any:
 
 
 class CommandWriter:
-    """Command messages of one output type, as :func:`~lnn_control.policy.messages.command_message`
-    lays them out, written serialized (CDR bytes, which a publisher sends as they are) in a few
-    microseconds: a template message is serialized once, and each command writes only its stamp
-    and values into a copy of those bytes, at the offsets where the template's marker values lie.
-    Building a message object costs ~35 us of a 1 kHz node's budget, and publishing one ~50 us
-    more than its bytes on a core that has just woken (it is converted and serialized on every
-    publish).
+    """Command messages of one output, as
+    :meth:`~lnn_control.policy.messages.commands.CommandMessages.build` lays them out, written
+    serialized (CDR bytes, which a publisher sends as they are) in a few microseconds: a template
+    message is serialized once, and each command writes only its stamp and values into a copy of
+    those bytes, at the offsets where the template's marker values lie. Building a message object
+    costs ~35 us of a 1 kHz node's budget, and publishing one ~50 us more than its bytes on a core
+    that has just woken (it is converted and serialized on every publish).
 
-    :param msgtype: one of :data:`~lnn_control.policy.messages.COMMAND_TYPES`.
+    :param msgtype: one of :data:`~lnn_control.policy.messages.commands.COMMAND_TYPES`.
     :param action_names: the policy's actions (``(A,)``); the other parameters as for
-        ``command_message``.
+        :class:`~lnn_control.policy.messages.commands.CommandMessages`.
     """
 
     def __init__(self, msgtype: str, action_names: Sequence[str], frame_id: str = "",
                  joint_names: Sequence[str] = (), twist_fields: Sequence[str] = ()) -> None:
         from rclpy.serialization import serialize_message
 
+        messages = CommandMessages(msgtype, action_names, frame_id, joint_names, twist_fields)
         self.message_class = message_class(msgtype)
         markers = [_MARKER + k for k in range(len(action_names))]
-        template = serialize_message(fill(self.message_class(), command_message(
-            msgtype, np.array(markers), _MARKER_STAMP, action_names, frame_id, joint_names, twist_fields)))
+        template = serialize_message(fill(self.message_class(), messages.build(markers, _MARKER_STAMP)))
         order = "<" if template[1:2] == b"\x01" else ">"  # the encapsulation's byte order
         self._template = template
         self._stamp_format, self._value_format = order + "iI", order + "d"
-        stamped = "header" in self.message_class.get_fields_and_field_types()  # Float64MultiArray: no
         self._stamp_at = (template.find(struct.pack(self._stamp_format, *divmod(_MARKER_STAMP, 1_000_000_000)))
-                          if stamped else None)
+                          if messages.layout.stamped else None)
         self._value_at = [template.find(struct.pack(self._value_format, m)) for m in markers]
         if self._stamp_at == -1 or min(self._value_at) < 0:
             raise AssertionError(f"the serialized {msgtype} does not hold its marker values")
@@ -95,7 +93,7 @@ _MARKER = 1234567.8912345678
 _MARKER_STAMP = 1_234_567_891 * 1_000_000_000 + 987_654_321
 
 
-def qos_profile(name: str, depth: Optional[int] = None) -> QoSProfile:
+def qos_profile(name: str, depth: int | None = None) -> QoSProfile:
     """``sensor_data`` (best effort, keep last 5: what sensor drivers publish) or ``reliable``
     (keep last 10), with a history ``depth`` other than those if given."""
     if name not in ("sensor_data", "reliable"):

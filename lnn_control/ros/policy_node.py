@@ -5,7 +5,7 @@ controller factory) and creates subscriptions, publishers and timers; ``activate
 commanding from a fresh network state; ``deactivate`` publishes the safe command once and stops;
 ``cleanup`` releases everything. ``autostart: true`` configures and activates at start-up.
 
-Each message is converted by :func:`lnn_control.policy.messages.stream_reader` (an IMU is read
+Each message is converted by :func:`lnn_control.policy.messages.sensors.stream_reader` (an IMU is read
 from its serialized bytes: :mod:`lnn_control.ros.cdr`) and handed to the controller with its
 ``header.stamp`` (the node's clock stamps messages without a header; with ``use_sim_time`` the
 node's clock is the simulation's). A command is published after every
@@ -46,7 +46,7 @@ from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, deployment_from_parameters, load_controller
 from lnn_control.policy.events import Controller
 from lnn_control.policy.gravity_check import GravityCheck
-from lnn_control.policy.messages import stream_reader
+from lnn_control.policy.messages.sensors import stream_reader
 from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 from lnn_control.ros.cdr import imu_reader
 from lnn_control.ros.conversions import CommandWriter, message_class, qos_profile

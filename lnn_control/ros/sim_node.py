@@ -29,7 +29,8 @@ from std_msgs.msg import String
 from lnn_control.config import config_from_dict
 from lnn_control.errors import LnnControlError
 from lnn_control.policy.deployment import nest_parameters, without_ros_parameters
-from lnn_control.policy.messages import command_value, ns_to_stamp, stream_message
+from lnn_control.policy.messages.building import ns_to_stamp, stream_message
+from lnn_control.policy.messages.commands import CommandMessages
 from lnn_control.ros.conversions import fill, message_class, qos_profile
 from lnn_control.ros.spinning import run_node
 from lnn_control.sim.parameters import SimParameters
@@ -106,7 +107,8 @@ class SimNode(Node):
     def _on_command(self, message: Any) -> None:
         command = self.parameters.command
         try:
-            _, value = command_value(command.type, message, command.twist_fields, command.joint_names)
+            _, value = CommandMessages(command.type, joint_names=command.joint_names,
+                                       twist_fields=command.twist_fields).read(message)
         except LnnControlError as error:
             self.get_logger().warning(f"command ignored: {error}", throttle_duration_sec=1.0)
             return

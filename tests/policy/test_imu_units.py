@@ -14,7 +14,8 @@ from lnn_control.errors import ConfigError
 from lnn_control.policy import StreamSpec
 from lnn_control.policy.deployment import deployment_from_parameters
 from lnn_control.policy.gravity_check import STANDARD_GRAVITY, GravityCheck
-from lnn_control.policy.messages import stream_message, stream_reader
+from lnn_control.policy.messages.building import stream_message
+from lnn_control.policy.messages.sensors import stream_reader
 
 IMU = "sensor_msgs/msg/Imu"
 TYPES = get_typestore(Stores.ROS2_JAZZY)

@@ -11,7 +11,8 @@ from scipy.spatial.transform import Rotation
 
 import lnn_control.sim.envs  # noqa: F401  (registers the envs)
 from lnn_control.errors import ShapeError
-from lnn_control.policy.messages import MESSAGE_TYPES, stream_message, stream_value
+from lnn_control.policy.messages.building import stream_message
+from lnn_control.policy.messages.sensors import MESSAGE_TYPES, stream_value
 from lnn_control.ros.conversions import fill, message_class
 from lnn_control.sim.envs.quadrotor_env import ATTITUDE_ERROR_STD
 

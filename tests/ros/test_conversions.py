@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from lnn_control.policy.messages import COMMAND_TYPES, command_message
 from rclpy.serialization import deserialize_message, serialize_message
 
+from lnn_control.policy.messages.commands import COMMAND_TYPES, CommandMessages
 from lnn_control.ros.conversions import CommandWriter, fill, message_class
 
 NAMES = ["collective_thrust", "roll_rate", "pitch_rate", "yaw_rate"]
@@ -22,7 +21,7 @@ def test_command_writer_equals_the_generic_message(msgtype: str) -> None:
     rng = np.random.default_rng(0)
     for stamp in (0, 1_700_000_000_123_456_789, 5_000_000_001):  # every call overwrites the last
         command = rng.normal(size=len(NAMES))
-        expected = fill(message_class(msgtype)(), command_message(msgtype, command, stamp, NAMES, **OPTIONS))
+        expected = fill(message_class(msgtype)(), CommandMessages(msgtype, NAMES, **OPTIONS).build(command, stamp))
         assert writer(command.tolist(), stamp) == serialize_message(expected)
 
 
