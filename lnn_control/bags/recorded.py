@@ -30,10 +30,10 @@ from lnn_control.bags.errors import MessageTypeError
 from lnn_control.errors import ConfigError, ShapeError
 from lnn_control.policy.deployment import OutputTopic
 from lnn_control.policy.messages.commands import CommandMessages
+from lnn_control.units import NS
 
 __all__ = ["RecordedCommands", "compare_commands", "read_recorded_command"]
 
-NS = 1e-9
 #: the lag search covers +- this (s)
 MAX_LAG_S = 1.0
 
