@@ -32,7 +32,7 @@ def generate_launch_description():
             parameters=[
                 LaunchConfiguration("params"),
                 {
-                    "checkpoint": LaunchConfiguration("checkpoint"),
+                    "checkpoint": ParameterValue(LaunchConfiguration("checkpoint"), value_type=str),
                     "autostart": ParameterValue(LaunchConfiguration("autostart"), value_type=bool),
                 },
             ],

@@ -12,6 +12,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description():
@@ -38,7 +39,8 @@ def generate_launch_description():
             namespace=LaunchConfiguration("namespace"),
             parameters=[
                 LaunchConfiguration("params"),
-                {"checkpoint": LaunchConfiguration("checkpoint"), "autostart": True,
+                {"checkpoint": ParameterValue(LaunchConfiguration("checkpoint"), value_type=str),
+                 "autostart": True,
                  "use_sim_time": True},
             ],
             output="screen",

@@ -1,13 +1,16 @@
 """The launch files name only executables and parameter files that exist, and
-``lnn-control launch`` starts exactly their nodes with the same files."""
+``lnn-control launch`` starts exactly their nodes with the same files; what they set on
+policy_node has its parameters' types."""
 
 import ast
 import importlib.metadata
 from pathlib import Path
 
 import pytest
+from rclpy.parameter import Parameter
 
 from lnn_control.ros.launcher import PLANS, commands
+from lnn_control.ros.policy_node import PolicyNode
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,3 +47,33 @@ def test_launch_file_matches_lnn_control_launch(plan):
     lines = commands(plan, "/some/checkpoint", {})
     assert [line[2] for line in lines] == [s.module for s in specs]
     assert all(Path(line[line.index("--params-file") + 1]).is_file() for line in lines)
+
+
+#: the Python type a launch file gives a value of each ROS parameter type
+PYTHON_TYPES = {Parameter.Type.STRING: "str", Parameter.Type.BOOL: "bool", Parameter.Type.INTEGER: "int",
+                Parameter.Type.DOUBLE: "float"}
+
+
+@pytest.mark.parametrize("plan", sorted(PLANS))
+def test_launch_arguments_reach_the_policy_node_as_its_parameters_types(plan):
+    """A launch argument is a string that launch_ros reads as YAML unless told its type (a
+    checkpoint folder named 2024 would arrive as an integer): each one set on policy_node says
+    its parameter's declared type."""
+    node = PolicyNode("launch_file_types", parameter_overrides=[Parameter("streams.imu.topic", value="/imu")])
+    try:
+        tree = ast.parse((ROOT / "launch" / f"{plan}.launch.py").read_text())
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            keywords = {k.arg: k.value for k in call.keywords}
+            if getattr(call.func, "id", "") != "Node" or keywords["executable"].value != "policy_node":
+                continue
+            for mapping in (v for v in keywords["parameters"].elts if isinstance(v, ast.Dict)):
+                for key, value in zip(mapping.keys, mapping.values):
+                    expected = PYTHON_TYPES[Parameter.Type(node.describe_parameter(key.value).type)]
+                    if isinstance(value, ast.Constant):
+                        assert type(value.value).__name__ == expected, key.value
+                    else:
+                        assert value.func.id == "ParameterValue", key.value
+                        value_type = next(k.value.id for k in value.keywords if k.arg == "value_type")
+                        assert value_type == expected, key.value
+    finally:
+        node.destroy_node()
