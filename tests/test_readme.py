@@ -53,7 +53,7 @@ SYNOPSIS = re.compile(r"\b[A-Z][A-Z_]+\b|[\[\]()|*]")
 #: such as ``lnn_control/QuadHover-v0`` are not paths
 REPOSITORY_PATH = re.compile(r"(?:lnn_control|sim|bench|launch|config|tests|docs)/[\w.*/-]*")
 ENV_ID = re.compile(r"-v\d+$")
-#: a module of the package written in code, e.g. ``lnn_control.liquid.export``
+#: a module of the package written in code, e.g. ``lnn_control.policy.engines.export``
 MODULE = re.compile(r"lnn_control(?:\.\w+)+")
 #: a markdown link ``[text](target)``
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
