@@ -1,4 +1,5 @@
-"""The arm's action mapping, shared by the env and its expert: normalised action <-> joint targets."""
+"""The arm's action mapping, shared by the env and its expert: normalised action <-> joint targets,
+and the joint targets' :class:`~lnn_control.policy.config.ActionSpec`."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import math
 
 import mujoco
 import numpy as np
+
+from lnn_control.policy.config import ActionSpec
 
 __all__ = ["HOME", "JOINTS", "JointTargets"]
 
@@ -32,3 +35,14 @@ class JointTargets:
     def action(self, targets: np.ndarray) -> np.ndarray:
         """``(6,)`` the action asking for joint ``targets`` (rad), clipped to [-1, 1]."""
         return np.clip(2.0 * (targets - self.low) / self.span - 1.0, -1.0, 1.0)
+
+    def spec(self) -> ActionSpec:
+        """The joint targets in physical units: ``<joint>_target`` rad over each servo's range;
+        safe: the :data:`HOME` pose."""
+        return ActionSpec(
+            names=[f"{joint}_target" for joint in JOINTS],
+            units=["rad"] * len(JOINTS),
+            low=self.low.tolist(),
+            high=(self.low + self.span).tolist(),
+            safe=HOME.tolist(),
+        )

@@ -62,7 +62,7 @@ def _view(args: argparse.Namespace) -> int:
         import gymnasium as gym
 
         probe = gym.make(name)
-        controller = RandomActions(probe.action_space, args.seed)  # type: ignore[arg-type]
+        controller = RandomActions(probe.unwrapped.action_spec(), args.seed)  # type: ignore[attr-defined]
         probe.close()
     recording, result = record_episode(name, controller, args.scenario, args.seed, args.frames, args.expert)
     driver = "expert" if args.expert else "random actions"

@@ -41,17 +41,15 @@ EPISODE_GAP_NS = 2_000_000_000
 
 
 class _Recorded:
-    """A controller whose physical commands are kept (and turned into the env's actions).
+    """A controller whose physical commands are kept.
 
     A policy runtime is not reset between episodes: it sees the recording's clock (each episode's
     stamps plus ``offset_ns``), one continuous stream as a replay sees it, and the gap between
     episodes resets its network state.
     """
 
-    def __init__(self, controller: Controller, spec: Any, runtime: Optional[Any]) -> None:
-        from lnn_control.sim.actions import to_action
-
-        self.controller, self.spec, self.runtime, self._to_action = controller, spec, runtime, to_action
+    def __init__(self, controller: Controller, runtime: Optional[Any]) -> None:
+        self.controller, self.runtime = controller, runtime
         #: (stamp of the command message, control instant it was applied at, command), recording clock
         self.commands: list[tuple[int, int, np.ndarray]] = []
         #: the recording's clock at the start of the current episode, ns
@@ -70,7 +68,7 @@ class _Recorded:
         sensed = self.runtime.last_step_ns if self.runtime is not None else None
         # before the episode's first step the command (safe) is stamped with its instant
         self.commands.append((now if sensed is None or sensed < self.offset_ns else sensed, now, command))
-        return self._to_action(self.spec, command)
+        return command
 
 
 def record(
@@ -118,7 +116,7 @@ def record(
     robot: Any = env.unwrapped
     spec = robot.action_spec()
     controller, runtime, names = _controller(env_id, spec, checkpoint, engine)
-    recorded = _Recorded(controller, spec, runtime)
+    recorded = _Recorded(controller, runtime)
     typestore = get_typestore(Stores.ROS2_JAZZY)
     counts: dict[str, int] = {}
     results = []
@@ -170,9 +168,8 @@ def _controller(env_id: str, spec: Any, checkpoint: Optional[str],
         runtime = PolicyRuntime(policy, engine)  # type: ignore[arg-type]
         return runtime, runtime, policy.config.actions.names
     from lnn_control.sim.experts import make_expert
-    from lnn_control.sim.experts.as_policy import PhysicalCommands
 
-    return PhysicalCommands(make_expert(env_id), spec), None, spec.names
+    return make_expert(env_id), None, spec.names
 
 
 def _default_params(env_id: str) -> Path:

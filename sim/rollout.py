@@ -2,12 +2,13 @@
 
 Drives any :class:`~lnn_control.policy.events.Controller` with the env's sensor events (and, for
 experts, the privileged ones) exactly as a robot would: events of a step first, then ``command``
-at the step's time.
+at the step's time. Controllers command in physical units (the env's ``action_spec()``); the
+env's ``to_action`` turns each command into its normalised action here, and only here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,24 +77,33 @@ def run_episode(
     seed: int,
     privileged: bool = True,
     on_step: StepHook | None = None,
+    streams: Collection[str] | None = None,
 ) -> EpisodeResult:
-    """Run one episode of ``controller`` in ``env`` (reset with ``seed``) until it ends.
+    """Run one episode of ``controller`` in ``env`` (reset with ``seed``) until it ends; the env
+    applies ``to_action(controller.command(now))`` at every control step.
 
     :param privileged: also give the controller the privileged events (True for experts).
     :param on_step: called after the reset and after every step with ``(env, observation, info)``.
+    :param streams: the streams the controller reads (a policy's declared streams); ``None``:
+        every event it is given.
     """
     observation, info = env.reset(seed=seed)
     controller.reset()
     unwrapped: Any = env.unwrapped
+    wanted = None if streams is None else frozenset(streams)
     total, steps = 0.0, 0
     terminated = truncated = False
     while True:
-        feed(controller, info["sensor_events"], info["privileged_events"] if privileged else ())
+        events = (info["sensor_events"], info["privileged_events"] if privileged else ())
+        if wanted is not None:
+            events = tuple([e for e in batch if e.stream in wanted] for batch in events)
+        feed(controller, *events)
         if on_step is not None:
             on_step(env, observation, info)
         if terminated or truncated:
             break
-        observation, reward, terminated, truncated, info = env.step(controller.command(unwrapped.now_ns))
+        action = unwrapped.to_action(controller.command(unwrapped.now_ns))
+        observation, reward, terminated, truncated, info = env.step(action)
         total += float(reward)
         steps += 1
     return EpisodeResult(

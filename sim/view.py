@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from lnn_control.policy.config import ActionSpec
 from lnn_control.policy.events import Controller
 from lnn_control.sim.rollout import EpisodeResult, run_episode
 
@@ -21,14 +22,15 @@ __all__ = ["RandomActions", "Recording", "record_episode", "save_view"]
 
 
 class RandomActions:
-    """A controller that ignores its inputs and samples the env's action space (seeded).
+    """A controller that ignores its inputs and commands uniform samples within the env's
+    actuator limits (seeded).
 
-    :param action_space: the env's action space.
+    :param spec: the env's ``action_spec()``: the physical limits ``[low, high]``.
     :param seed: seed of the samples.
     """
 
-    def __init__(self, action_space: gym.spaces.Box, seed: int) -> None:
-        self._space = action_space
+    def __init__(self, spec: ActionSpec, seed: int) -> None:
+        self._space = gym.spaces.Box(np.float32(spec.low), np.float32(spec.high), dtype=np.float32)
         self._seed = seed
         self.reset()
 

@@ -164,10 +164,6 @@ class DaggerConfig:
         if not self.beta or any(not 0.0 <= b <= 1.0 for b in self.beta):
             raise ConfigError(f"beta must be a non-empty list of values in [0, 1], got {self.beta}")
 
-    def beta_of(self, round_index: int) -> float:
-        """Beta of round ``round_index`` (from 1)."""
-        return self.beta[min(round_index, len(self.beta)) - 1]
-
 
 @dataclass
 class CheckpointConfig:

@@ -41,24 +41,22 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from lnn_control.errors import LnnControlError
 from lnn_control.files import open_permissions
-from lnn_control.policy.events import Controller, SensorEvent
+from lnn_control.policy.events import SensorEvent
 
 __all__ = [
     "DemonstrationError",
-    "Demonstrator",
     "Episode",
     "EventLog",
     "FORMAT",
     "FORMAT_VERSION",
-    "collect_episode",
     "load_episode",
     "save_episode",
     "write_schema",
@@ -245,119 +243,3 @@ def write_schema(folder: str | os.PathLike[str]) -> Path:
     }
     path.write_text(yaml.safe_dump(document, sort_keys=False, width=100))
     return path
-
-
-@dataclass
-class Demonstrator:
-    """The controller of a recorded episode: the expert labels every control instant; the command
-    applied is the expert's with probability ``beta``, else the learner's.
-
-    Both command in physical units; what the env gets is ``to_action(command)``. The learner
-    receives only the streams it declares (never a privileged one), the expert every event.
-    The learner is asked for its command at every instant, applied or not, so a timer-mode
-    policy steps at every control instant whoever flies.
-
-    :param expert: a physical-unit controller (e.g. ``PhysicalCommands(make_expert(env_id), spec)``).
-    :param to_action: the env's physical command -> normalised action map.
-    :param learner: a physical-unit controller (e.g. a :class:`~lnn_control.policy.PolicyRuntime`).
-    :param learner_streams: the streams the learner reads.
-    :param beta: probability of applying the expert's command at a control instant.
-    :param rng: draws the mixture; seeded per episode for reproducible rollouts.
-    """
-
-    expert: Controller
-    to_action: Any
-    learner: Optional[Controller] = None
-    learner_streams: frozenset[str] = frozenset()
-    beta: float = 1.0
-    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
-
-    def __post_init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        self.expert.reset()
-        if self.learner is not None:
-            self.learner.reset()
-        self.stamps: list[int] = []
-        self.labels: list[np.ndarray] = []
-        self.applied: list[np.ndarray] = []
-        self.expert_applied: list[bool] = []
-
-    def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
-        self.expert.on_event(stream, stamp_ns, value)
-        if self.learner is not None and stream in self.learner_streams:
-            self.learner.on_event(stream, stamp_ns, value)
-
-    def label(self, stamp_ns: int) -> np.ndarray:
-        """Record and return the expert's command at ``stamp_ns`` (a control instant)."""
-        command = np.asarray(self.expert.command(stamp_ns), dtype=np.float32)
-        self.stamps.append(int(stamp_ns))
-        self.labels.append(command)
-        return command
-
-    def command(self, stamp_ns: int) -> np.ndarray:
-        expert = self.label(stamp_ns)
-        learner = None if self.learner is None else self.learner.command(stamp_ns)
-        use_expert = learner is None or bool(self.rng.random() < self.beta)
-        applied = expert if use_expert else np.asarray(learner, dtype=np.float32)
-        self.applied.append(applied)
-        self.expert_applied.append(use_expert)
-        return self.to_action(applied)
-
-
-def collect_episode(
-    env: Any, demonstrator: Demonstrator, seed: int, metadata: Optional[dict[str, Any]] = None
-) -> Episode:
-    """Run one episode of ``demonstrator`` in ``env`` (reset with ``seed``) and record it.
-
-    The loop is :func:`lnn_control.sim.rollout.run_episode`'s (events of a step first, then the
-    command at the step's time), with the privileged events going to the expert.
-
-    :param metadata: extra entries for the episode's metadata (source, round, beta, policy).
-    """
-    from lnn_control.sim.rollout import run_episode
-
-    sensor: list[Sequence[SensorEvent]] = []
-    privileged: list[Sequence[SensorEvent]] = []
-    distance: list[float] = []
-
-    def on_step(env: Any, observation: Any, info: dict[str, Any]) -> None:
-        sensor.append(info["sensor_events"])
-        privileged.append(info["privileged_events"])
-        if "distance" in info:
-            distance.append(float(info["distance"]))
-
-    result = run_episode(env, demonstrator, seed, privileged=True, on_step=on_step)
-    unwrapped = env.unwrapped
-    demonstrator.label(unwrapped.now_ns)  # the last instant's label (no command follows it)
-    spec = unwrapped.action_spec()
-    actions = len(spec.names)
-    meta = {
-        "env_id": env.spec.id if env.spec is not None else type(unwrapped).__name__,
-        "scenario": unwrapped.scenario.name,
-        "seed": int(seed),
-        "source": "expert",
-        "round": 0,
-        "beta": float(demonstrator.beta),
-        "policy": None,
-        "success": bool(result.success),
-        "steps": int(result.steps),
-        "episode_return": float(result.episode_return),
-        "final_distance_m": float(result.final_distance),
-        "terminated": bool(result.terminated),
-        "action_names": list(spec.names),
-        "action_units": list(spec.units),
-        "stream_rates_hz": {name: float(t.rate_hz) for name, t in unwrapped.stream_timing.items()},
-        **(metadata or {}),
-    }
-    return Episode(
-        meta,
-        np.asarray(demonstrator.stamps, dtype=np.int64),
-        np.asarray(demonstrator.labels, dtype=np.float32).reshape(-1, actions),
-        np.asarray(demonstrator.applied, dtype=np.float32).reshape(-1, actions),
-        np.asarray(demonstrator.expert_applied, dtype=bool),
-        np.asarray(distance, dtype=np.float32),
-        EventLog.from_batches(sensor),
-        EventLog.from_batches(privileged),
-    )

@@ -4,8 +4,9 @@ tracking error and failures by cause, per scenario.
 A learned policy is evaluated as it is deployed: a :class:`~lnn_control.policy.PolicyRuntime`
 receives the env's ``info["sensor_events"]`` (only the streams it declares, never a privileged
 one) and the env applies ``to_action(runtime.command(now))`` at every control step, through the
-simulation suite's own loop (:func:`lnn_control.sim.rollout.run_episode`). An expert is run the
-same way with the privileged events added; it must score ~100 %.
+simulation suite's own loop (:func:`lnn_control.sim.rollout.run_episode`). An expert, which
+commands in the same physical units, is run the same way with the privileged events added; it
+must score ~100 %.
 
 Per episode: success (the env's ``is_success`` at the end), the tracking error (RMS distance to
 the goal over the success window, the last ``HOLD_TIME`` s: 1 s for the quadrotors, 0.5 s for the
@@ -28,7 +29,7 @@ The success rate's 95 % confidence interval is Wilson's score interval, which st
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
@@ -37,7 +38,6 @@ import numpy as np
 from lnn_control.policy.events import Controller
 
 __all__ = [
-    "EnvCommands",
     "EpisodeOutcome",
     "ScenarioResult",
     "evaluate_episode",
@@ -137,36 +137,14 @@ class ScenarioResult:
         return {**self.summary(), "per_episode": [asdict(e) for e in self.episodes]}
 
 
-class EnvCommands:
-    """A physical-unit controller as the env's controller: feeds it only ``streams`` and turns its
-    command into the env's normalised action.
-
-    :param controller: commands in the env's physical units (a policy runtime, an expert wrapped
-        in :class:`~lnn_control.sim.experts.as_policy.PhysicalCommands`).
-    :param to_action: the env's ``to_action``.
-    :param streams: the streams it reads; ``None``: every event.
-    """
-
-    def __init__(self, controller: Controller, to_action: Any, streams: Optional[Sequence[str]] = None) -> None:
-        self.controller = controller
-        self.to_action = to_action
-        self.streams = None if streams is None else frozenset(streams)
-
-    def reset(self) -> None:
-        self.controller.reset()
-
-    def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
-        if self.streams is None or stream in self.streams:
-            self.controller.on_event(stream, stamp_ns, value)
-
-    def command(self, stamp_ns: int) -> np.ndarray:
-        return self.to_action(self.controller.command(stamp_ns))
-
-
-def evaluate_episode(env: Any, controller: EnvCommands, seed: int, privileged: bool) -> EpisodeOutcome:
-    """Run one episode of ``controller`` in ``env`` and judge it (see the module docstring).
+def evaluate_episode(
+    env: Any, controller: Controller, seed: int, privileged: bool, streams: Optional[Collection[str]] = None
+) -> EpisodeOutcome:
+    """Run one episode of ``controller`` (commanding in the env's physical units) in ``env`` and
+    judge it (see the module docstring).
 
     :param privileged: give the controller the privileged events too (experts only).
+    :param streams: the streams it reads (a policy's declared streams); ``None``: every event.
     """
     from lnn_control.sim.rollout import run_episode
 
@@ -176,11 +154,11 @@ def evaluate_episode(env: Any, controller: EnvCommands, seed: int, privileged: b
         if "distance" in info:
             distances.append(float(info["distance"]))
 
-    result = run_episode(env, controller, seed, privileged=privileged, on_step=on_step)
+    result = run_episode(env, controller, seed, privileged=privileged, on_step=on_step, streams=streams)
     radius, hold = success_window(env)
     window = max(1, round(hold / env.unwrapped.control_dt))
     tail = np.asarray(distances[-window:]) if distances else np.asarray([np.inf])
-    stats = getattr(controller.controller, "stats", None)
+    stats = getattr(controller, "stats", None)
     non_finite = int(getattr(stats, "non_finite", 0))
     closest = float(min(distances)) if distances else float("inf")
     cause = None

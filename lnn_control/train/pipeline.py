@@ -4,9 +4,9 @@ Stages, in order (each DAgger round r uses the policy that ended round r - 1):
 
 1. ``demonstrations``: the expert flies ``demonstrations.episodes`` seeded episodes, recorded;
 2. ``bc``: behaviour cloning on them (phase 0), input statistics taken from them;
-3. per DAgger round r = 1..R: ``rollouts`` of the policy of checkpoint ``round_{r-1}`` (beta
-   mixing), every visited step labelled by the expert; then ``dagger``: retraining on all
-   episodes so far (phase r);
+3. per DAgger round r = 1..R (:mod:`lnn_control.train.dagger`): ``rollouts`` of the policy of
+   checkpoint ``round_{r-1}`` (beta mixing), every visited step labelled by the expert; then
+   ``dagger``: retraining on all episodes so far (phase r);
 4. ``evaluation`` of the final policy over the configured scenarios; 5. the report.
 
 The run folder (``--out``)::
@@ -47,20 +47,14 @@ from lnn_control.policy.checkpoint import save_checkpoint
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.model import LiquidPolicy
 from lnn_control.train.bc import fit, set_input_statistics
+from lnn_control.sim.experts import make_expert
 from lnn_control.train.config import TrainConfig
+from lnn_control.train.dagger import round_beta, round_summary, round_tasks
 from lnn_control.train.dataset import StepDataset
 from lnn_control.train.demonstrations import load_episode, write_schema
-from lnn_control.train.evaluation import EpisodeOutcome, ScenarioResult, wilson_interval
+from lnn_control.train.evaluation import EpisodeOutcome, ScenarioResult
 from lnn_control.train.featurize import featurize_episode
-from lnn_control.train.rollouts import (
-    CollectTask,
-    EnvSpec,
-    EpisodeRunner,
-    EvaluateTask,
-    check_actions,
-    env_spec_for,
-    make_labelling_expert,
-)
+from lnn_control.train.rollouts import EnvSpec, EpisodeRunner, EvaluateTask, check_actions, env_spec_for
 from lnn_control.train.state import (
     ResumeError,
     TrainingState,
@@ -171,7 +165,7 @@ class TrainingRun:
         self.workers = config.workers if workers is None else int(workers)
         self.env = env_spec_for(config.env.id, config.env.scenario, self.policy_config)
         check_actions(self.env, self.policy_config.actions)
-        make_labelling_expert(self.config.env.id, config.expert)  # a bad option fails now
+        make_expert(self.config.env.id, config.expert)  # a bad option fails now
         self.auxiliary_labels = None  # the privileged labels of the policy's auxiliary head, if any
         if any(spec.auxiliary for spec in self.policy_config.streams):
             from lnn_control.sim.experts import auxiliary_labels
@@ -247,37 +241,26 @@ class TrainingRun:
                 self._checkpoint()  # the phase's end: round_RR, its best weights
 
     def _collect(self, phase: int) -> list[Any]:
-        """The episodes of phase ``phase`` (0: the expert's; r: DAgger round r's), recording
-        those not on disk yet."""
-        config, folder = self.config, self.folder
-        if phase == 0:
-            seeds = [config.demonstrations.first_seed + i for i in range(config.demonstrations.episodes)]
-            policy, beta, source = None, 1.0, "expert"
-        else:
-            seeds = [config.dagger.first_seed + 1000 * phase + i for i in range(config.dagger.episodes)]
-            policy, beta, source = str(folder.round_checkpoint(phase - 1)), config.dagger.beta_of(phase), "dagger"
+        """The episodes of phase ``phase`` (DAgger's round: 0, the expert's; r, round r's
+        rollouts), recording those not on disk yet."""
+        folder = self.folder
+        beta = round_beta(self.config, phase)
         data = folder.data(phase)
         write_schema(data)
-        tasks = [
-            CollectTask(self.env, seed, str(data / f"seed_{seed}.npz"), policy, beta,
-                        {"source": source, "round": phase}, config.expert)
-            for seed in seeds
-        ]
+        learner = folder.round_checkpoint(phase - 1) if phase > 0 else None
+        tasks = round_tasks(self.config, self.env, data, learner, phase)
         missing = sum(not Path(t.path).exists() for t in tasks)
         stage = "demonstrations" if phase == 0 else "rollouts"
         with self._timed(stage if missing else None):
             label = "expert demonstrations" if phase == 0 else f"DAgger round {phase} rollouts (beta {beta:g})"
             metadata = self._map(label, tasks)
         if phase > 0 and not any(r["round"] == phase for r in self.state.rounds):
-            successes = sum(m["success"] for m in metadata)
-            low, high = wilson_interval(successes, len(metadata))
-            summary = {"round": phase, "beta": beta, "episodes": len(metadata), "successes": successes,
-                       "success_rate": successes / len(metadata), "ci95": [low, high],
-                       "update": self.state.update}
+            summary = round_summary(phase, beta, metadata, self.state.update)
             self.state.rounds.append(summary)
             self.writer.add_scalar("dagger/rollout_success", summary["success_rate"], phase)
             self.writer.add_scalar("dagger/beta", beta, phase)
-            self._say(f"DAgger round {phase} rollouts: {successes}/{len(metadata)} succeeded (beta {beta:g})")
+            self._say(f"DAgger round {phase} rollouts: {summary['successes']}/{len(metadata)} succeeded "
+                      f"(beta {beta:g})")
         return [load_episode(t.path) for t in tasks]
 
     # -- evaluation --------------------------------------------------------------------------------

@@ -54,11 +54,9 @@ def neuron_trace(policy: LiquidPolicy, env_spec: EnvSpec, seed: int) -> dict[str
     distance to the goal (m), the core state and the command."""
     from lnn_control.policy.runtime import PolicyRuntime
     from lnn_control.sim.rollout import run_episode
-    from lnn_control.train.evaluation import EnvCommands
 
     env = env_spec.make()
     runtime = PolicyRuntime(policy)
-    controller = EnvCommands(runtime, env.unwrapped.to_action, list(runtime.specs))
     rows: dict[str, list[Any]] = {"time": [], "distance": [], "state": [], "command": []}
 
     def on_step(env: Any, observation: Any, info: dict[str, Any]) -> None:
@@ -69,7 +67,7 @@ def neuron_trace(policy: LiquidPolicy, env_spec: EnvSpec, seed: int) -> dict[str
             rows["command"].append(runtime.command(env.unwrapped.now_ns))
 
     try:
-        result = run_episode(env, controller, seed, privileged=False, on_step=on_step)
+        result = run_episode(env, runtime, seed, privileged=False, on_step=on_step, streams=list(runtime.specs))
     finally:
         env.close()
     trace = {key: np.asarray(value) for key, value in rows.items()}

@@ -671,7 +671,6 @@ def _flight_statistics(policy: LiquidPolicy, env_spec: EnvSpec, steps: int, firs
     flies (through the runtime) seeded episodes until ``steps`` control steps have passed."""
     from lnn_control.policy.runtime import PolicyRuntime
     from lnn_control.sim.rollout import run_episode
-    from lnn_control.train.evaluation import EnvCommands
 
     names = [s.name for s in policy.config.streams]
     values: dict[str, list[np.ndarray]] = {name: [] for name in names}
@@ -686,7 +685,7 @@ def _flight_statistics(policy: LiquidPolicy, env_spec: EnvSpec, steps: int, firs
     taken, seed = 0, first_seed
     try:
         while taken < steps:
-            result = run_episode(env, EnvCommands(runtime, env.unwrapped.to_action, names), seed, False, on_step)
+            result = run_episode(env, runtime, seed, False, on_step, names)
             taken, seed = taken + result.steps, seed + 1
     finally:
         env.close()

@@ -1,9 +1,10 @@
 """Seeded episodes run in worker processes: demonstrations, DAgger rollouts and evaluation.
 
-An episode is a task (:class:`CollectTask` records one to an NPZ file, :class:`EvaluateTask`
-judges one); each task is self-contained (env, seed, the policy checkpoint folder), so the
-result does not depend on which worker runs it or in which order. Workers keep their env,
-expert and loaded policies between tasks. With ``workers <= 1`` tasks run in this process.
+An episode is a task with a ``run()`` method (:class:`~lnn_control.train.dagger.CollectTask`
+records one to an NPZ file, :class:`EvaluateTask` judges one); each task is self-contained (env,
+seed, the policy checkpoint folder), so the result does not depend on which worker runs it or in
+which order. Workers keep their envs and loaded policies between tasks (:func:`worker_env`,
+:func:`worker_runtime`). With ``workers <= 1`` tasks run in this process.
 
 Workers are spawned (not forked: the parent may hold an OpenGL context or torch threads) and run
 torch on one thread each; the parent trains while none run.
@@ -15,22 +16,22 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Optional, Union
-
-import numpy as np
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol
 
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import ActionSpec, PolicyConfig
 
 __all__ = [
-    "CollectTask",
     "EnvSpec",
     "EpisodeRunner",
     "EvaluateTask",
+    "Task",
+    "check_actions",
     "env_spec_for",
-    "make_labelling_expert",
     "run_task",
+    "worker_env",
+    "worker_runtime",
 ]
 
 
@@ -103,26 +104,32 @@ def check_actions(env: EnvSpec, actions: ActionSpec) -> None:
             )
 
 
-@dataclass(frozen=True)
-class CollectTask:
-    """Record one episode driven by the expert (``policy_dir`` None) or a DAgger mixture.
+class Task(Protocol):
+    """One self-contained episode for a worker; ``run()`` returns its result as a JSON-ready dict."""
 
-    :param env: the env.
-    :param seed: reset seed (also seeds the beta draws).
-    :param path: the NPZ file to write; an existing one is kept (it holds this same episode).
-    :param policy_dir: the learner's checkpoint folder.
-    :param beta: probability of applying the expert's command at each control step.
-    :param metadata: extra metadata entries (source, round).
-    :param expert_options: keyword arguments of the expert's class.
-    """
+    def run(self) -> dict[str, Any]: ...
 
-    env: EnvSpec
-    seed: int
-    path: str
-    policy_dir: Optional[str] = None
-    beta: float = 1.0
-    metadata: dict[str, Any] = field(default_factory=dict)
-    expert_options: dict[str, Any] = field(default_factory=dict)
+
+# -- per-process caches (a worker runs many tasks) ------------------------------------------------
+_ENVS: dict[EnvSpec, Any] = {}
+_POLICIES: dict[str, Any] = {}
+
+
+def worker_env(spec: EnvSpec) -> Any:
+    """This process's env for ``spec``, made at its first use and kept."""
+    if spec not in _ENVS:
+        _ENVS[spec] = spec.make()
+    return _ENVS[spec]
+
+
+def worker_runtime(policy_dir: str) -> Any:
+    """A fresh :class:`~lnn_control.policy.PolicyRuntime` (it holds the episode's state) on the
+    policy of checkpoint folder ``policy_dir``, loaded at its first use and kept."""
+    from lnn_control.policy import PolicyRuntime, load_checkpoint
+
+    if policy_dir not in _POLICIES:
+        _POLICIES[policy_dir] = load_checkpoint(policy_dir)
+    return PolicyRuntime(_POLICIES[policy_dir])
 
 
 @dataclass(frozen=True)
@@ -133,86 +140,23 @@ class EvaluateTask:
     seed: int
     policy_dir: Optional[str] = None
 
+    def run(self) -> dict[str, Any]:
+        """The episode's :class:`~lnn_control.train.evaluation.EpisodeOutcome` as a dict."""
+        from dataclasses import asdict
 
-Task = Union[CollectTask, EvaluateTask]
+        from lnn_control.sim.experts import make_expert
+        from lnn_control.train.evaluation import evaluate_episode
 
-# -- per-process caches (a worker runs many tasks) ------------------------------------------------
-_ENVS: dict[EnvSpec, Any] = {}
-_POLICIES: dict[str, Any] = {}
-
-
-def _env(spec: EnvSpec) -> Any:
-    if spec not in _ENVS:
-        _ENVS[spec] = spec.make()
-    return _ENVS[spec]
-
-
-def _runtime(policy_dir: str) -> Any:
-    """A fresh runtime on a cached policy (the runtime holds the episode state)."""
-    from lnn_control.policy import PolicyRuntime, load_checkpoint
-
-    if policy_dir not in _POLICIES:
-        _POLICIES[policy_dir] = load_checkpoint(policy_dir)
-    return PolicyRuntime(_POLICIES[policy_dir])
-
-
-def make_labelling_expert(env_id: str, options: Optional[dict[str, Any]] = None) -> Any:
-    """The expert of ``env_id`` (:data:`lnn_control.sim.experts.EXPERTS`) built with ``options``
-    as keyword arguments (its gains); a :class:`ConfigError` naming a bad option."""
-    import importlib
-
-    from lnn_control.sim.experts import EXPERTS, make_expert
-
-    if not options:
-        return make_expert(env_id)
-    import inspect
-
-    module, name = EXPERTS[env_id].split(":")
-    cls = getattr(importlib.import_module(module), name)
-    known = [p for p in inspect.signature(cls).parameters if p != "params"]
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        raise ConfigError(f"expert: {name} has no option {unknown[0]!r}; its options are {known}")
-    return cls(**options)
-
-
-def _expert(env: Any, options: Optional[dict[str, Any]] = None) -> Any:
-    from lnn_control.sim.experts.as_policy import PhysicalCommands
-
-    return PhysicalCommands(make_labelling_expert(env.spec.id, options), env.unwrapped.action_spec())
+        env = worker_env(self.env)
+        if self.policy_dir is None:
+            return asdict(evaluate_episode(env, make_expert(env.spec.id), self.seed, privileged=True))
+        runtime = worker_runtime(self.policy_dir)
+        return asdict(evaluate_episode(env, runtime, self.seed, privileged=False, streams=list(runtime.specs)))
 
 
 def run_task(task: Task) -> dict[str, Any]:
-    """Run one task; returns the episode's metadata (collect) or outcome (evaluate) as a dict."""
-    from dataclasses import asdict
-
-    from lnn_control.train.demonstrations import Demonstrator, collect_episode, load_episode, save_episode
-    from lnn_control.train.evaluation import EnvCommands, evaluate_episode
-
-    if isinstance(task, CollectTask) and os.path.exists(task.path):
-        return load_episode(task.path).metadata
-    env = _env(task.env)
-    unwrapped = env.unwrapped
-    if isinstance(task, EvaluateTask):
-        if task.policy_dir is None:
-            controller = EnvCommands(_expert(env), unwrapped.to_action)
-            return asdict(evaluate_episode(env, controller, task.seed, privileged=True))
-        runtime = _runtime(task.policy_dir)
-        controller = EnvCommands(runtime, unwrapped.to_action, list(runtime.specs))
-        return asdict(evaluate_episode(env, controller, task.seed, privileged=False))
-    learner = None if task.policy_dir is None else _runtime(task.policy_dir)
-    demonstrator = Demonstrator(
-        _expert(env, task.expert_options),
-        unwrapped.to_action,
-        learner,
-        frozenset(learner.specs) if learner is not None else frozenset(),
-        task.beta if learner is not None else 1.0,
-        np.random.default_rng([task.seed, 7]),
-    )
-    metadata = {**task.metadata, "policy": task.policy_dir}
-    episode = collect_episode(env, demonstrator, task.seed, metadata)
-    save_episode(episode, task.path)
-    return episode.metadata
+    """Run one task (in a worker or here): ``task.run()``."""
+    return task.run()
 
 
 def _start_worker() -> None:

@@ -117,14 +117,7 @@ class ArmReachEnv(SensorEnv):
 
     def action_spec(self) -> ActionSpec:
         """Joint position targets over each servo's range, rad; safe: the home pose."""
-        targets = self.joint_targets
-        return ActionSpec(
-            names=[f"{joint}_target" for joint in JOINTS],
-            units=["rad"] * len(JOINTS),
-            low=targets.low.tolist(),
-            high=(targets.low + targets.span).tolist(),
-            safe=HOME.tolist(),
-        )
+        return self.joint_targets.spec()
 
     def task_positions(self) -> tuple[np.ndarray, np.ndarray]:
         return self.end_effector, self.target.copy()

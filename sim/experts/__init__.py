@@ -1,7 +1,10 @@
 """Privileged expert controllers with the policy runtime's contract (``reset``/``on_event``/``command``).
 
-They read privileged streams (``ground_truth``, ``goal``) as events, so the same object can drive
-the simulated envs, the ROS nodes (given those topics) and label DAgger data.
+They read privileged streams (``ground_truth``, ``goal``) as events and command in physical units,
+those of their ``actions`` (the env's :meth:`~lnn_control.sim.envs.base.SensorEnv.action_spec`), as
+the policy runtime does; so the same object can drive the simulated envs (whose ``to_action``
+turns a command into the env's normalised action), the ROS nodes (given those topics) and label
+DAgger data.
 
 =============================  ====================================================================
 env id                         expert
@@ -20,7 +23,9 @@ is in each of the two images, :func:`lnn_control.sim.envs.arm_reach.target_in_vi
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
+from typing import Any, Optional
 
 import numpy as np
 
@@ -49,11 +54,20 @@ def _load(path: str) -> object:
     return getattr(importlib.import_module(module), name)
 
 
-def make_expert(env_id: str) -> Controller:
-    """A fresh expert for ``env_id`` (with its default gains)."""
+def make_expert(env_id: str, options: Optional[dict[str, Any]] = None) -> Controller:
+    """A fresh expert for ``env_id``, built with ``options`` as keyword arguments of its class
+    (its gains; default: none, the class's defaults).
+
+    :raises ConfigError: no expert for ``env_id``, or an option its class does not have (named).
+    """
     if env_id not in EXPERTS:
         raise ConfigError(f"no expert for env {env_id!r}: experts exist for {', '.join(EXPERTS)}")
-    expert: Controller = _load(EXPERTS[env_id])()  # type: ignore[operator]
+    cls: Any = _load(EXPERTS[env_id])
+    known = [p for p in inspect.signature(cls).parameters if p != "params"]
+    unknown = sorted(set(options or {}) - set(known))
+    if unknown:
+        raise ConfigError(f"expert: {cls.__name__} has no option {unknown[0]!r}; its options are {known}")
+    expert: Controller = cls(**(options or {}))
     return expert
 
 

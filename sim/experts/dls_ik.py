@@ -6,6 +6,11 @@ from the measured joints towards the target, ``dq = J^T (J J^T + lambda^2 I)^-1 
 ``q + dq`` as joint targets. The task error ``e`` stacks the end effector's position error and the
 rotation that points the tool straight down (rotation about the tool axis is left free). The
 servos and repeated steps close the loop, so the end effector converges on the target.
+
+The joint targets are commanded in rad (the arm's :meth:`JointTargets.spec`), as a policy does;
+they go through the servo range's normalisation (:meth:`JointTargets.action`, which clips them to
+the range) and back (:func:`~lnn_control.sim.actions.to_command`), so the env receives exactly the
+action this expert has always moved with.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
+from lnn_control.policy.config import ActionSpec
+from lnn_control.sim.actions import to_command
 from lnn_control.sim.arm import JointTargets
 from lnn_control.sim.mjcf import load_scene
 
@@ -43,6 +50,8 @@ class DampedLeastSquaresIK:
         self._data = mujoco.MjData(self.model)
         self._site = self.model.site("ee").id
         self._targets = JointTargets(self.model)
+        #: what it commands: joint targets, rad
+        self.actions: ActionSpec = self._targets.spec()
         self.damping = damping
         self.max_step = max_step
         self.max_reach = max_reach
@@ -61,11 +70,12 @@ class DampedLeastSquaresIK:
             self._goal = np.asarray(value, dtype=float)
 
     def command(self, stamp_ns: int) -> np.ndarray:
-        """``(6,)`` float32 action (joint targets, normalised); holds still until state and goal are known."""
+        """``(6,)`` float32 joint targets, rad; the middle of the servo ranges until the state is
+        known, the measured joints until the goal is."""
         if self._joints is None:
-            return np.zeros(self.model.nu, dtype=np.float32)
+            return to_command(self.actions, np.zeros(self.model.nu, dtype=np.float32))
         if self._goal is None:
-            return self._targets.action(self._joints).astype(np.float32)
+            return self._command(self._joints)
         data = self._data
         data.qpos[:] = self._joints
         mujoco.mj_kinematics(self.model, data)
@@ -84,4 +94,8 @@ class DampedLeastSquaresIK:
         gram = jacobian @ jacobian.T + self.damping**2 * np.eye(6)
         step = jacobian.T @ np.linalg.solve(gram, error)
         step = np.clip(step, -self.max_step, self.max_step)
-        return self._targets.action(self._joints + step).astype(np.float32)
+        return self._command(self._joints + step)
+
+    def _command(self, targets: np.ndarray) -> np.ndarray:
+        """``(6,)`` float32 command for joint ``targets`` ``(6,)`` rad, clipped to the servo ranges."""
+        return to_command(self.actions, self._targets.action(targets).astype(np.float32))

@@ -16,12 +16,21 @@ the desired heading. The attitude error ``e_R = vee(R_d^T R - R^T R_d) / 2`` is 
 where the paper computes moments from it, this expert commands body rates ``omega = -k_R e_R``,
 because the env (like PX4 or Betaflight in acro mode) closes the rate loop itself. It also
 saturates the position error and the tilt, so long flights stay gentle.
+
+It commands in the env's physical units (:func:`~lnn_control.sim.envs.quadrotor_env.quadrotor_actions`:
+collective thrust N, body rates rad/s), as a policy does. The thrust and rates go through the
+flight controller's normalisation (:meth:`RateController.action`, which clips them to the
+airframe's limits) and back (:func:`~lnn_control.sim.actions.to_command`), so the env receives
+exactly the action this expert has always flown with.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from lnn_control.policy.config import ActionSpec
+from lnn_control.sim.actions import to_command
+from lnn_control.sim.envs.quadrotor_env import quadrotor_actions
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.quadrotor import ROTOR_DRAG, QuadrotorParams, RateController
 from lnn_control.sim.velocity import thrust_and_rates, yaw_of
@@ -30,7 +39,8 @@ __all__ = ["GeometricController", "rotation_matrix"]
 
 
 class GeometricController:
-    """SE(3) position and attitude controller on privileged state, producing CTBR actions.
+    """SE(3) position and attitude controller on privileged state, commanding collective thrust
+    (N) and body rates (rad/s): the units and limits of :attr:`actions`.
 
     Reads ``ground_truth`` (odometry ``(13,)``: position m, quaternion [qx, qy, qz, qw], world
     velocity m/s, body rates rad/s) and ``goal`` (``(3,)`` position m, or ``(4,)`` position and
@@ -61,6 +71,8 @@ class GeometricController:
     ) -> None:
         self.params = params or QuadrotorParams.from_model(load_scene("quadrotor"))
         self._rates = RateController(self.params)
+        #: what it commands: the airframe's CTBR action in physical units
+        self.actions: ActionSpec = quadrotor_actions(self.params)
         mass, w, z, a = self.params.mass, position_bandwidth, damping_ratio, integral_pole
         self.k_x = mass * (w * w + 2.0 * z * w * a)
         self.k_v = mass * (2.0 * z * w + a)
@@ -89,17 +101,18 @@ class GeometricController:
             self._yaw = float(self._goal[3]) if len(self._goal) == 4 else None
 
     def command(self, stamp_ns: int) -> np.ndarray:
-        """``(4,)`` float32 CTBR action in [-1, 1]; hover thrust until state and goal are known."""
+        """``(4,)`` float32 command (thrust N, body rates rad/s); hover thrust until state and goal
+        are known."""
         if self._state is None or self._goal is None:
-            return self._rates.hover_action.astype(np.float32)
+            return to_command(self.actions, self._rates.hover_action.astype(np.float32))
         if self._yaw is None:
             self._yaw = yaw_of(rotation_matrix(self._state[3:7]))
         return self.track(stamp_ns, self._goal[:3], self._yaw)
 
     def track(self, stamp_ns: int, goal: np.ndarray, yaw: float) -> np.ndarray:
-        """The action that flies from the last state towards ``goal`` ``(3,)`` m heading ``yaw`` rad.
+        """The command that flies from the last state towards ``goal`` ``(3,)`` m heading ``yaw`` rad.
 
-        :return: ``(4,)`` float32 CTBR action in [-1, 1].
+        :return: ``(4,)`` float32 collective thrust N and body rates rad/s, within :attr:`actions`.
         """
         assert self._state is not None
         position, velocity = self._state[0:3], self._state[7:10]
@@ -118,7 +131,7 @@ class GeometricController:
         force[2] += weight
         force[2] = max(force[2], 0.2 * weight)
         thrust, rates = thrust_and_rates(force, yaw, rotation, self.k_R, self.max_tilt)
-        return self._rates.action(thrust, rates).astype(np.float32)
+        return to_command(self.actions, self._rates.action(thrust, rates).astype(np.float32))
 
 
 def rotation_matrix(quaternion_xyzw: np.ndarray) -> np.ndarray:

@@ -13,7 +13,10 @@ looked before.
 
 It commands QuadTarget's action, a velocity set-point (:mod:`lnn_control.sim.velocity`): a
 proportional position loop ``v = k_p (aim - x)``, its length clipped to ``max_speed``, in the
-heading frame, and a yaw rate ``k_psi wrap(psi_d - psi)`` (or :attr:`SEARCH_RATE` while searching).
+heading frame, and a yaw rate ``k_psi wrap(psi_d - psi)`` (or :attr:`SEARCH_RATE` while searching),
+in m/s and rad/s, clipped to the set-point's limits through the normalised action and back
+(:func:`~lnn_control.sim.actions.to_action`, :func:`~lnn_control.sim.actions.to_command`), so the
+env receives exactly the action this expert has always flown with.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import math
 
 import numpy as np
 
-from lnn_control.sim.actions import to_action
+from lnn_control.policy.config import ActionSpec
+from lnn_control.sim.actions import to_action, to_command
 from lnn_control.sim.envs.quad_target import QuadTargetEnv
 from lnn_control.sim.experts.se3 import rotation_matrix
 from lnn_control.sim.mjcf import load_scene
@@ -102,7 +106,8 @@ class TargetSearch:
 
     def __init__(self, position_gain: float = 3.0, max_speed: float = 1.0, yaw_gain: float = 2.0) -> None:
         self.position_gain, self.max_speed, self.yaw_gain = position_gain, max_speed, yaw_gain
-        self._spec = velocity_actions()
+        #: what it commands: the velocity set-point, m/s and rad/s
+        self.actions: ActionSpec = velocity_actions()
         self.reset()
 
     def reset(self) -> None:
@@ -120,9 +125,10 @@ class TargetSearch:
             self._yaw = float(self._goal[3]) if len(self._goal) == 4 else None
 
     def command(self, stamp_ns: int) -> np.ndarray:
-        """``(4,)`` float32 velocity action in [-1, 1]; hold still until state and goal are known."""
+        """``(4,)`` float32 set-point (forward, left, up m/s, yaw rate rad/s) within :attr:`actions`;
+        hold still until state and goal are known."""
         if self._state is None or self._goal is None:
-            return to_action(self._spec, np.zeros(4))
+            return self._clipped(np.zeros(4))
         position = self._state[:3]
         heading = yaw_of(rotation_matrix(self._state[3:7]))
         if self._yaw is None:
@@ -147,7 +153,11 @@ class TargetSearch:
             velocity *= self.max_speed / speed
         c, s = math.cos(heading), math.sin(heading)
         forward, left = c * velocity[0] + s * velocity[1], -s * velocity[0] + c * velocity[1]
-        return to_action(self._spec, np.array([forward, left, velocity[2], yaw_rate]))
+        return self._clipped(np.array([forward, left, velocity[2], yaw_rate]))
+
+    def _clipped(self, setpoint: np.ndarray) -> np.ndarray:
+        """``(4,)`` float32 ``setpoint`` (m/s, rad/s) clipped to :attr:`actions`' limits."""
+        return to_command(self.actions, to_action(self.actions, setpoint))
 
     def _facing(self, position: np.ndarray) -> float:
         """The heading that faces the target from ``position`` (with a (3,) goal: the first heading)."""

@@ -38,8 +38,9 @@ def test_experts_follow_the_controller_contract(env_id: str) -> None:
     expert = make_expert(env_id)
     assert isinstance(expert, Controller)
     size = 4 if "Quad" in env_id else 6
-    idle = expert.command(0)  # before any event: a safe command
-    assert idle.shape == (size,) and idle.dtype == np.float32 and np.all(np.abs(idle) <= 1.0)
+    idle = expert.command(0)  # before any event: a safe command, within the actuator limits
+    assert idle.shape == (size,) and idle.dtype == np.float32
+    assert np.all(idle >= expert.actions.low) and np.all(idle <= expert.actions.high)
     expert.on_event("imu", 0, np.zeros(6))  # streams it does not read are ignored
     expert.reset()
     np.testing.assert_array_equal(expert.command(0), idle)
@@ -89,9 +90,8 @@ def test_quad_target_expert_searches_counter_clockwise_until_the_camera_sees_the
 
 def test_quad_target_expert_without_the_goal_yaw_flies_straight_to_the_goal() -> None:
     """A (3,) goal (a PoseStamped topic) does not place the target: no search; the velocity
-    set-point is k_p (goal - x) clipped to max_speed, in the heading frame, and no yaw rate."""
+    set-point (m/s) is k_p (goal - x) clipped to max_speed, in the heading frame, and no yaw rate."""
     from lnn_control.sim.experts.target_search import TargetSearch
-    from lnn_control.sim.velocity import VELOCITY_LIMITS
 
     heading = 1.0  # rad: quaternion [0, 0, sin(h / 2), cos(h / 2)]
     state = np.array([0, 0, 1, 0, 0, np.sin(heading / 2), np.cos(heading / 2), 0, 0, 0, 0, 0, 0], dtype=float)
@@ -102,7 +102,7 @@ def test_quad_target_expert_without_the_goal_yaw_flies_straight_to_the_goal() ->
         world = gain * (np.array(goal) - state[:3])  # the second one is clipped to 1 m/s
         forward = world[0] * np.cos(heading) + world[1] * np.sin(heading)
         left = -world[0] * np.sin(heading) + world[1] * np.cos(heading)
-        expected = np.array([forward, left, world[2], 0.0]) / VELOCITY_LIMITS
+        expected = np.array([forward, left, world[2], 0.0])
         np.testing.assert_allclose(expert.command(0), expected, atol=1e-6)
 
 

@@ -17,8 +17,8 @@ from lnn_control.config import load_config
 from lnn_control.policy import LiquidPolicy, PolicyConfig
 from lnn_control.policy.runtime import PolicyRuntime
 from lnn_control.sim.experts import make_expert
-from lnn_control.sim.experts.as_policy import PhysicalCommands
-from lnn_control.train.demonstrations import Demonstrator, Episode, collect_episode
+from lnn_control.train.dagger import Mixture, collect_episode
+from lnn_control.train.demonstrations import Episode
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "config" / "models"
@@ -52,11 +52,9 @@ def record(
     env: gym.Env, seed: int, learner: Optional[PolicyRuntime] = None, beta: float = 1.0
 ) -> Episode:
     """One episode of ``env`` driven by its expert (or the DAgger mixture with ``learner``)."""
-    unwrapped = env.unwrapped
-    expert = PhysicalCommands(make_expert(env.spec.id), unwrapped.action_spec())
     streams = frozenset(learner.specs) if learner is not None else frozenset()
-    demonstrator = Demonstrator(expert, unwrapped.to_action, learner, streams, beta, np.random.default_rng(seed))
-    return collect_episode(env, demonstrator, seed)
+    mixture = Mixture(make_expert(env.spec.id), learner, streams, beta, np.random.default_rng(seed))
+    return collect_episode(env, mixture, seed)
 
 
 def tiny_config(name: str, folder: Path, **sections: dict[str, Any]) -> Path:

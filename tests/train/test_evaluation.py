@@ -12,8 +12,7 @@ from helpers import HOVER, short_env
 
 from lnn_control.cli import main
 from lnn_control.sim.experts import make_expert
-from lnn_control.sim.experts.as_policy import PhysicalCommands
-from lnn_control.train.evaluation import EnvCommands, ScenarioResult, evaluate_episode, wilson_interval
+from lnn_control.train.evaluation import ScenarioResult, evaluate_episode, wilson_interval
 
 
 @pytest.mark.parametrize(
@@ -28,8 +27,8 @@ def test_wilson_interval_matches_the_closed_form(successes: int, trials: int, lo
 class _Shifted:
     """The expert aimed at a goal moved by ``offset`` m along x from ``after_ns`` on."""
 
-    def __init__(self, env, offset: float, after_ns: int = 0) -> None:  # type: ignore[no-untyped-def]
-        self.expert = PhysicalCommands(make_expert(HOVER), env.unwrapped.action_spec())
+    def __init__(self, offset: float, after_ns: int = 0) -> None:
+        self.expert = make_expert(HOVER)
         self.offset, self.after_ns, self.goal = offset, after_ns, None
 
     def reset(self) -> None:
@@ -60,20 +59,18 @@ class _Off:
 
 def test_the_harness_judges_the_expert_successful_and_names_each_failure() -> None:
     env = short_env(HOVER, 500)
-    to_action = env.unwrapped.to_action
     result = ScenarioResult(HOVER, "nominal")
     for seed in range(3):
-        expert = PhysicalCommands(make_expert(HOVER), env.unwrapped.action_spec())
-        result.episodes.append(evaluate_episode(env, EnvCommands(expert, to_action), seed, privileged=True))
+        result.episodes.append(evaluate_episode(env, make_expert(HOVER), seed, privileged=True))
     summary = result.summary()
     assert summary["success_rate"] == 1.0 and summary["failed_seeds"] == []
     assert summary["tracking_error_m"] < 0.01 and summary["ci95"][0] == pytest.approx(0.4385, abs=1e-4)
 
-    crash = evaluate_episode(env, EnvCommands(_Off(), to_action), 0, privileged=True)
+    crash = evaluate_episode(env, _Off(), 0, privileged=True)
     assert crash.cause == "crash" and crash.terminated
-    far = evaluate_episode(env, EnvCommands(_Shifted(env, 0.5), to_action), 0, privileged=True)
+    far = evaluate_episode(env, _Shifted(0.5), 0, privileged=True)
     assert far.cause == "never_reached" and 0.4 < far.final_distance_m < 0.6
-    late = evaluate_episode(env, EnvCommands(_Shifted(env, 0.5, after_ns=4_000_000_000), to_action), 0, True)
+    late = evaluate_episode(env, _Shifted(0.5, after_ns=4_000_000_000), 0, True)
     assert late.cause == "not_held" and late.min_distance_m < 0.1 < late.final_distance_m
     assert late.tracking_error_m > 0.1
 

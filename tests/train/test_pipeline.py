@@ -13,7 +13,6 @@ from helpers import HOVER, tiny_config
 
 from lnn_control.cli import main
 from lnn_control.policy import PolicyRuntime, load_checkpoint
-from lnn_control.sim.experts.as_policy import PhysicalCommands
 from lnn_control.sim.experts.se3 import GeometricController
 from lnn_control.sim.events import EventBatch, feed
 from lnn_control.train.demonstrations import load_episode
@@ -54,8 +53,7 @@ def test_a_dagger_rollout_is_the_learner_flying_with_its_state_and_the_expert_la
     episode = load_episode(run / "data" / "dagger_02" / "seed_202001.npz")
     assert not episode.expert_applied.any()  # beta 0: the learner flies every step
     runtime = PolicyRuntime(load_checkpoint(run / "checkpoints" / "round_01"))
-    expert = GeometricController(integral_pole=0.0)  # the config's labelling expert
-    labeller = PhysicalCommands(expert, runtime.policy.config.actions)
+    labeller = GeometricController(integral_pole=0.0)  # the config's labelling expert
     privileged = list(episode.privileged.by_instant(episode.instants))
     for k, batch in enumerate(episode.sensor_batches()):
         for event in batch:

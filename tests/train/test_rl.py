@@ -20,7 +20,6 @@ from lnn_control.errors import ConfigError
 from lnn_control.policy import PolicyConfig, load_checkpoint, save_checkpoint
 from lnn_control.policy.runtime import PolicyRuntime
 from lnn_control.sim.events import feed
-from lnn_control.train.evaluation import EnvCommands
 from lnn_control.train.rl import LiquidActorCriticPolicy, NetworkStepsEnv, RLRun, load_rl_config
 
 RL_CONFIGS = ROOT / "config" / "rl"
@@ -56,14 +55,14 @@ def _assert_acts_as_runtime(policy: LiquidActorCriticPolicy, checkpoint: Path, s
     runtime = PolicyRuntime(load_checkpoint(checkpoint))
     inner = short_env(HOVER, steps)
     env = NetworkStepsEnv(inner, runtime.policy.config, 4)
-    controller = EnvCommands(runtime, inner.unwrapped.to_action, list(runtime.specs))
     observation, info = env.reset(seed=seed)
-    controller.reset()
+    runtime.reset()
     state, start, count = None, np.ones(1, dtype=bool), 0
     while True:
-        feed(controller, info["sensor_events"])
+        feed(runtime, [event for event in info["sensor_events"] if event.stream in runtime.specs])
         action, state = policy.predict(observation, state, start, deterministic=True)
-        torch.testing.assert_close(action, controller.command(inner.unwrapped.now_ns), atol=2e-6, rtol=0)
+        command = inner.unwrapped.to_action(runtime.command(inner.unwrapped.now_ns))
+        torch.testing.assert_close(action, command, atol=2e-6, rtol=0)
         observation, _, terminated, truncated, info = env.step(action)
         start, count = np.zeros(1, dtype=bool), count + 1
         if terminated or truncated:
