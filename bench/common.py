@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 import numpy as np
 
-from lnn_control.engines import ENGINES
 from lnn_control.errors import ConfigError
+from lnn_control.policy.engines import ENGINES
 from lnn_control.resources import config_path
 
 __all__ = ["config_path", "latency_us", "machine_info", "print_table", "write_json"]

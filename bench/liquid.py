@@ -104,7 +104,10 @@ def _single_step(
     import torch
 
     from lnn_control.bench.common import latency_us
-    from lnn_control.liquid.export import CellStep, OnnxStep, compile_step, export_onnx
+    from lnn_control.liquid.cell_step import CellStep
+    from lnn_control.policy.engines.compiled_step import compile_step
+    from lnn_control.policy.engines.export import export_onnx
+    from lnn_control.policy.engines.onnx_step import OnnxStep
 
     reference, ours = _models(kind)
     x = torch.randn(1, INPUTS)

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from lnn_control.engines import ENGINES
+from lnn_control.policy.engines import ENGINES
 
 __all__ = ["add_arguments", "cpu_seconds"]
 
@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
                                           write_json)
     from lnn_control.config import load_config
     from lnn_control.policy import LiquidPolicy, PolicyConfig, save_checkpoint
-    from lnn_control.policy.export import export_policy_onnx
+    from lnn_control.policy.engines.export import export_policy_onnx
 
     engines = parse_engines(args.engines)
     root = config_path("")

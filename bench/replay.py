@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lnn_control.engines import ENGINES
+from lnn_control.policy.engines import ENGINES
 
 __all__ = ["add_arguments"]
 
@@ -104,7 +104,7 @@ class _Setup:
         from lnn_control.config import load_config
         from lnn_control.policy import LiquidPolicy, PolicyConfig, PolicyRuntime, save_checkpoint
         from lnn_control.policy.deployment import load_deployment
-        from lnn_control.policy.export import export_policy_onnx
+        from lnn_control.policy.engines.export import export_policy_onnx
 
         torch.manual_seed(0)
         config = load_config(PolicyConfig, config_path("models/imu_cfc.yaml"))

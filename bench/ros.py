@@ -17,7 +17,7 @@ This is why the engine matters more than its step time suggests: onnxruntime's ~
 dispatches (23 us back to back) measured +132 to +171 us over the relay at 1 kHz; the native
 engine's generated C (2.4 us) brings the node's extra cost to what its Python code costs.
 That code is cold too: after a 5 ms sleep one numpy call costs 8-18 us instead of ~1, so the
-IMU path from message to command makes none (:mod:`lnn_control.policy.step_engines`).
+IMU path from message to command makes none (:mod:`lnn_control.policy.engines`).
 
 This machine's wake-up latency drifts by hundreds of microseconds within seconds (the relay
 alone measured 542 us and 1110 us in consecutive 4 s runs at 200 Hz), more than the margin
@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lnn_control.engines import ENGINES
+from lnn_control.policy.engines import ENGINES
 
 __all__ = ["add_arguments"]
 
@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     from lnn_control.bench.common import config_path, machine_info, print_table, write_json
     from lnn_control.config import load_config
     from lnn_control.policy import LiquidPolicy, PolicyConfig, save_checkpoint
-    from lnn_control.policy.export import export_policy_onnx
+    from lnn_control.policy.engines.export import export_policy_onnx
 
     root = config_path("")
     rates = [float(r) for r in args.rates.split(",")]

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lnn_control.engines import ENGINES
+from lnn_control.policy.engines import ENGINES
 
 __all__ = ["add_arguments"]
 

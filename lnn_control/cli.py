@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("lnn_control.train.compare", "train several cores the same way and compare them per scenario"),
     "demo": ("lnn_control.demo", "the main job: train, fly through ROS 2 while recording, replay, report"),
     "evaluate": ("lnn_control.train.evaluate_cli", "evaluate a policy checkpoint over seeded episodes per scenario"),
-    "export": ("lnn_control.policy.export", "export a checkpoint's policy step to ONNX"),
+    "export": ("lnn_control.policy.engines.export_cli", "export a checkpoint's policy step to ONNX"),
     "launch": ("lnn_control.ros.launcher", "start a launch file's nodes without ROS launch"),
     "record": ("lnn_control.sim.record", "record simulated episodes as a ROS 2 bag"),
     "replay": ("lnn_control.bags.cli", "replay a rosbag through a policy: report and output bag"),

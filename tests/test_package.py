@@ -121,7 +121,7 @@ def test_importing_the_package_and_cli_stays_light():
 
 def test_core_layers_never_import_ros_or_simulation():
     loaded = run_python(
-        "import sys, lnn_control.liquid, lnn_control.liquid.export, lnn_control.policy; "
+        "import sys, lnn_control.liquid, lnn_control.policy, lnn_control.policy.engines.export; "
         "print(sorted(m for m in ('rclpy', 'mujoco', 'gymnasium', 'stable_baselines3') "
         "if m in sys.modules))"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from lnn_control.engines import ENGINES
+from lnn_control.policy.engines import ENGINES
 
 __all__ = ["add_arguments"]
 

@@ -22,8 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
-from lnn_control.engines import ENGINES
 from lnn_control.errors import ConfigError
+from lnn_control.policy.engines import ENGINES
 from lnn_control.resources import config_path
 
 __all__ = ["add_arguments", "run_demo"]

@@ -2,7 +2,9 @@
 
 torch and numpy only. Cells step ``(x, h, dt) -> (y, h_new)``; sequence modules run
 ``(B, T, F)`` inputs with a time step per sample and step. Numerically as ncps 1.0.1 (see
-:func:`from_ncps`), TorchScript-able, exportable to ONNX and AOTInductor (:mod:`.export`).
+:func:`from_ncps`), TorchScript-able; a cell's step as a module of its own is
+:class:`~lnn_control.liquid.cell_step.CellStep` (its exported forms, ONNX and AOTInductor:
+:mod:`lnn_control.policy.engines`).
 """
 
 from lnn_control.liquid.base import LiquidCell

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from lnn_control.config import config_from_dict, merge, read_yaml
-from lnn_control.engines import EngineKind
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.engines import EngineKind
 from lnn_control.policy.events import Controller
 from lnn_control.policy.messages.commands import COMMAND_TYPES
 from lnn_control.policy.messages.sensors import MESSAGE_TYPES

@@ -21,10 +21,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from lnn_control.engines import EngineKind
 from lnn_control.policy.aligner import EventAligner, EventOutcome, RuntimeStats, StepInput
+from lnn_control.policy.engines import ArrayEngine, EngineKind, StepFunction, make_engine
 from lnn_control.policy.model import LiquidPolicy
-from lnn_control.policy.step_engines import ArrayEngine, StepFunction, make_engine
 
 __all__ = ["EventOutcome", "PolicyRuntime", "RuntimeStats"]
 
@@ -36,8 +35,8 @@ class PolicyRuntime:
     :param engine: how a step is computed: ``"torch"`` (eager PyTorch, the reference),
         ``"onnx"`` (onnxruntime), ``"compiled"`` (AOTInductor; needs a C++ compiler once),
         ``"native"`` (the exported step as generated C, compiled with ``cc`` when the runtime is
-        built: the fastest, see :mod:`lnn_control.liquid.native`), or a step function
-        (:data:`~lnn_control.policy.step_engines.StepFunction`).
+        built: the fastest, see :mod:`lnn_control.policy.engines.native_step`), or a step
+        function (:data:`~lnn_control.policy.engines.StepFunction`).
     :param engine_file: ``onnx``: a step exported with ``lnn-control export`` (checked to come
         from this policy's weights); without it the step is exported to a temporary folder.
     """

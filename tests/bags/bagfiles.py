@@ -25,7 +25,7 @@ from rosbags.typesys import Stores, get_typestore
 from lnn_control.config import load_config
 from lnn_control.policy import (LiquidPolicy, PolicyConfig, PolicyRuntime, StreamSpec,
                                 save_checkpoint)
-from lnn_control.policy.export import export_policy_onnx
+from lnn_control.policy.engines.export import export_policy_onnx
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED_BAGS = ROOT.parent / "shared" / "data" / "bags"

@@ -12,12 +12,12 @@ from onnx import TensorProto, helper
 
 from lnn_control.config import config_from_dict, merge, read_yaml
 from lnn_control.errors import ConfigError
-from lnn_control.liquid.export import OnnxStep
-from lnn_control.liquid.native import NativeStep
 from lnn_control.policy import LiquidPolicy, PolicyConfig
-from lnn_control.policy.export import export_policy_onnx
+from lnn_control.policy.engines.export import export_policy_onnx
+from lnn_control.policy.engines.native_step import NativeStep
+from lnn_control.policy.engines.onnx_step import OnnxStep
 
-MODELS = Path(__file__).resolve().parents[2] / "config" / "models"
+MODELS = Path(__file__).resolve().parents[3] / "config" / "models"
 
 #: overrides of config/models/quad_hover_cfc.yaml (odometry + goal in, 4 commands out)
 CORES = {

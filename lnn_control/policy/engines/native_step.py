@@ -1,5 +1,5 @@
-"""An exported step as native code: the ONNX graph written out as straight-line C, compiled with
-the system C compiler and called through ctypes (the ``native`` engine).
+"""The ``native`` engine: an exported step as native code, the ONNX graph written out as
+straight-line C, compiled with the system C compiler and called through ctypes.
 
 Why: a step of a small NCP is a few thousand multiply-adds, yet onnxruntime takes ~20 us for it,
 nearly all of it dispatching its ~60 nodes, and several times that on a core that has just woken
@@ -27,15 +27,23 @@ import ctypes
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from lnn_control.errors import ConfigError
+from lnn_control.policy.engines.export import (
+    INPUT_NAMES,
+    OUTPUT_NAMES,
+    check_policy_onnx,
+    export_policy_onnx,
+)
+from lnn_control.policy.model import PolicyStep
 
-__all__ = ["NativeStep", "generate_c"]
+__all__ = ["NativeStep", "generate_c", "native_engine"]
 
 #: elementwise operators as C expressions of their inputs (ONNX broadcasting)
 ELEMENTWISE = {
@@ -291,12 +299,12 @@ def _literal(value: Any) -> str:
 
 class NativeStep:
     """An exported step (``x``, ``h``, ``dt`` -> ``y``, ``h_new``) compiled to native code, for
-    batch size 1, as a stateful :class:`~lnn_control.policy.step_engines.StepEngine`: the inputs
+    batch size 1, as a stateful :class:`~lnn_control.policy.engines.StepEngine`: the inputs
     and the state stay in the library's arrays, and a step checks its outputs for NaN and Inf
     and moves ``h_new`` into ``h`` in C. Not re-entrant: one call at a time (the runtime holds a
     lock).
 
-    :param onnx_path: the step exported by :func:`~lnn_control.liquid.export.export_onnx`.
+    :param onnx_path: the step exported by :func:`~lnn_control.policy.engines.export.export_onnx`.
     :param folder: where the C source and the shared library are written (may be deleted once
         this is built: the library stays loaded).
     :raises ConfigError: no C compiler (``$CC`` or ``cc``), or an operator the generator lacks.
@@ -304,8 +312,6 @@ class NativeStep:
 
     def __init__(self, onnx_path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> None:
         import onnx
-
-        from lnn_control.liquid.export import INPUT_NAMES, OUTPUT_NAMES
 
         compiler = shutil.which(os.environ.get("CC", "cc"))
         if compiler is None:
@@ -345,7 +351,7 @@ class NativeStep:
         """``x[start:start + len(values)] = values`` (rounded to float32)."""
         self._x[start:start + len(values)] = values
 
-    def advance(self, dt: float) -> Optional[list[float]]:
+    def advance(self, dt: float) -> list[float] | None:
         """One step over ``dt`` seconds: ``y`` as Python floats, and ``h`` becomes ``h_new``;
         ``None``, ``h`` left as it was, if ``y`` or ``h_new`` holds NaN or Inf."""
         self._dt[0] = dt
@@ -355,3 +361,16 @@ class NativeStep:
     def state(self) -> np.ndarray:
         """``h`` ``(S,)`` float32 (a copy)."""
         return np.array(self._h, dtype=np.float32)
+
+
+def native_engine(step: PolicyStep, engine_file: str | os.PathLike[str] | None = None) -> NativeStep:
+    """The ``native`` engine computing ``step``.
+
+    :param engine_file: the step exported with ``lnn-control export`` (checked to come from the
+        policy's weights); without it the step is exported to a temporary folder. The exported
+        file is only read while the engine is built: nothing is left in /tmp.
+    """
+    with tempfile.TemporaryDirectory(prefix="lnn_control_engine_") as scratch:
+        path = engine_file or export_policy_onnx(step.policy, Path(scratch) / "policy_step.onnx")
+        check_policy_onnx(path, step.policy)
+        return NativeStep(path, scratch)

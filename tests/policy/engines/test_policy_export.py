@@ -12,10 +12,10 @@ from policies import camera_frames, policy
 from lnn_control.cli import main
 from lnn_control.errors import ConfigError
 from lnn_control.policy import PolicyRuntime, save_checkpoint
-from lnn_control.policy.export import open_policy_onnx
-from lnn_control.policy.step_engines import step_function
+from lnn_control.policy.engines import step_function
+from lnn_control.policy.engines.onnx_step import open_policy_onnx
 
-BAG = Path(__file__).resolve().parents[3] / "shared" / "data" / "bags" / "imu_400hz_dropouts.bag"
+BAG = Path(__file__).resolve().parents[4] / "shared" / "data" / "bags" / "imu_400hz_dropouts.bag"
 
 
 def recorded_imu(limit=None):
