@@ -14,8 +14,8 @@ receive time. In control mode ``timer`` the runtime is also asked for a command 
 (``timer_rate_hz`` of the parameter file, else the checkpoint's ``nominal_dt_s``) on the same time
 base, as the node's timer would.
 
-A *step* is a network step of the runtime (``runtime.stats.steps`` grew): its stamp is
-``runtime.last_step_ns`` (the sensor stamp the command was computed from), its receive time the
+A *step* is a network step of the runtime (the event's or tick's result is ``stepped``): its stamp
+is ``runtime.last_step_ns`` (the sensor stamp the command was computed from), its receive time the
 triggering message's (or the timer tick's) and it records the command and the network state.
 
 One pass over the bag: the messages of the policy's topics are read and converted first (their
@@ -47,7 +47,7 @@ from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, OutputTopic
 from lnn_control.policy.gravity_check import GravityCheck
 from lnn_control.policy.messages.sensors import MESSAGE_TYPES, stamp_ns, stream_reader
-from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
+from lnn_control.policy.runtime import PolicyRuntime
 
 __all__ = ["ReplayRun", "StreamBinding", "Steps", "bind_streams", "replay"]
 
@@ -359,7 +359,6 @@ class _Feed:
         self.bindings = bindings
         #: reason -> count and samples; starts with the reading pass's conversion failures
         self.rejections = rejections
-        self._steps_seen = runtime.stats.steps
         self._stamps: list[int] = []
         self._receive: list[int] = []
         self._commands: list[np.ndarray] = []
@@ -385,8 +384,8 @@ class _Feed:
             if count % EVERY == 0:
                 done(count)
             while tick < events.stamps[i]:
-                self.runtime.command(tick)
-                self._record(tick)
+                if self.runtime.tick(tick).stepped:
+                    self._record(tick)
                 tick += period_ns
             self._send(events, i)
         done(len(order))
@@ -399,26 +398,17 @@ class _Feed:
     def _send(self, events: _Events, i: int) -> None:
         binding = self.bindings[events.binding[i]]
         stamp, receive = events.stamps[i], events.receive[i]
-        outcome = self.runtime.on_event(binding.stream, stamp, events.values[i],
-                                        events.encodings[i])
-        if outcome is EventOutcome.REJECTED:
-            stats = self.runtime.stats
-            _note(self.rejections, str(stats.last_rejection_kind), binding, stamp, receive,
-                  str(stats.last_rejection))
-        elif outcome is EventOutcome.LATE:
-            _note(self.rejections, "late", binding, stamp, receive,
-                  "older than the stream's last stamp or the last step: dropped")
-        elif outcome is EventOutcome.DUPLICATE:
-            _note(self.rejections, "duplicate", binding, stamp, receive,
-                  "same stamp as the stream's previous message: dropped")
-        self._record(receive)
+        result = self.runtime.on_event(binding.stream, stamp, events.values[i],
+                                       events.encodings[i])
+        if not result.accepted:  # by the rejection's kind, or late / duplicate
+            kind = result.rejection.kind if result.rejection else result.outcome.value
+            _note(self.rejections, kind, binding, stamp, receive, result.reason)
+        elif result.stepped:
+            self._record(receive)
 
     def _record(self, receive_ns: int) -> None:
-        """Record a step if the runtime took one since the last call."""
+        """Record the step the runtime has just taken."""
         runtime = self.runtime
-        if runtime.stats.steps == self._steps_seen:
-            return
-        self._steps_seen = runtime.stats.steps
         stamp = runtime.last_step_ns
         assert stamp is not None
         self._stamps.append(stamp)

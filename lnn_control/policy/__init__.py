@@ -1,6 +1,6 @@
 """Policies: encoders + liquid core + action head, their checkpoints, and the event-driven runtime."""
 
-from lnn_control.policy.aligner import EventAligner, EventOutcome, RuntimeStats, StepInput
+from lnn_control.policy.aligner import EventAligner, StepInput
 from lnn_control.policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from lnn_control.policy.config import (
     ActionSpec,
@@ -9,7 +9,15 @@ from lnn_control.policy.config import (
     PolicyConfig,
     StreamSpec,
 )
-from lnn_control.policy.events import Controller, SensorEvent
+from lnn_control.policy.events import (
+    Controller,
+    EventOutcome,
+    EventResult,
+    Rejection,
+    Runtime,
+    RuntimeStats,
+    SensorEvent,
+)
 from lnn_control.policy.model import LiquidPolicy, PolicyStep
 from lnn_control.policy.runtime import PolicyRuntime
 
@@ -21,10 +29,13 @@ __all__ = [
     "CoreConfig",
     "EventAligner",
     "EventOutcome",
+    "EventResult",
     "LiquidPolicy",
     "PolicyConfig",
     "PolicyRuntime",
     "PolicyStep",
+    "Rejection",
+    "Runtime",
     "RuntimeStats",
     "SensorEvent",
     "StepInput",

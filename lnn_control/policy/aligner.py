@@ -7,7 +7,9 @@ the age of every other stream as an input. The runtime runs these steps on the n
 replays recorded events through the same aligner, so a policy is trained on exactly what it will
 see on the robot.
 
-What real sensors do, and what the aligner does about it (each counted in :class:`RuntimeStats`):
+What real sensors do, and what the aligner does about it (each counted in
+:class:`~lnn_control.policy.events.RuntimeStats`, and said by the
+:class:`~lnn_control.policy.events.EventResult` it returns):
 
 =============================================  ==========================================
 stamp equal to the stream's last one            dropped as a duplicate (``dt = 0``)
@@ -32,64 +34,24 @@ Until every stream has delivered a valid message since the last reset nothing st
 
 from __future__ import annotations
 
-import enum
 import math
 from array import array
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional, Union
 
 import numpy as np
 
 from lnn_control.policy.config import PolicyConfig, StreamSpec
+from lnn_control.policy.events import PLAIN_RESULTS, EventOutcome, EventResult, Rejection, RuntimeStats
 from lnn_control.units import NS
 
-__all__ = ["EventAligner", "EventOutcome", "Held", "RuntimeStats", "StepInput"]
+__all__ = ["EventAligner", "Held", "StepInput"]
 
 #: a held value: a vector stream's values as float32 (``array("f")``, ``(n,)``) or an image
 #: ``(H, W, C)`` uint8
 Held = Union["array[float]", np.ndarray]
 #: the ages of a policy without aged streams
 NO_AGES: tuple[float, ...] = ()
-
-
-class EventOutcome(str, enum.Enum):
-    """What happened to an event."""
-
-    STEPPED = "stepped"  #: the network advanced to the event's stamp
-    HELD = "held"  #: the value is stored for the next step
-    WAITING = "waiting"  #: stored, but not every stream has reported yet: no step
-    DUPLICATE = "duplicate"  #: same stamp as the stream's last event: dropped
-    LATE = "late"  #: older than the last applied stamp: dropped
-    REJECTED = "rejected"  #: invalid value or unknown stream: dropped (see stats.last_rejection)
-
-
-@dataclass
-class RuntimeStats:
-    """Counters of everything the aligner and runtime did, cumulative over resets."""
-
-    #: accepted events per stream
-    events: dict[str, int] = field(default_factory=dict)
-    #: network steps (events or ticks that stepped), and sub-steps taken inside long gaps
-    steps: int = 0
-    sub_steps: int = 0
-    duplicates: int = 0
-    late: int = 0
-    long_gaps: int = 0
-    gap_resets: int = 0
-    clock_resets: int = 0
-    #: network outputs that were not finite (state reset, safe command sent)
-    non_finite: int = 0
-    #: rejected events per reason: unknown_stream, shape, dtype, encoding, non_finite
-    rejected: dict[str, int] = field(default_factory=dict)
-    #: the last rejection's kind (a key of ``rejected``) and full message
-    last_rejection_kind: Optional[str] = None
-    last_rejection: Optional[str] = None
-
-    def reject(self, kind: str, message: str) -> None:
-        self.rejected[kind] = self.rejected.get(kind, 0) + 1
-        self.last_rejection_kind = kind
-        self.last_rejection = message
 
 
 class StepInput(NamedTuple):
@@ -110,7 +72,11 @@ class StepInput(NamedTuple):
 class _Rejected(Exception):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.rejection = Rejection(kind, message)
+
+
+def _result(outcome: EventOutcome, cleared: bool) -> EventResult:
+    return EventResult(outcome, cleared=True) if cleared else PLAIN_RESULTS[outcome]
 
 
 class EventAligner:
@@ -152,8 +118,11 @@ class EventAligner:
 
     def on_event(
         self, stream: str, stamp_ns: int, value: np.ndarray, encoding: Optional[str] = None
-    ) -> tuple[EventOutcome, list[StepInput]]:
-        """Take one message; the steps it causes (empty unless ``STEPPED``).
+    ) -> tuple[EventResult, list[StepInput]]:
+        """Take one message: what became of it, and the steps it causes (empty unless
+        ``STEPPED``). The result's ``cleared`` says a clock jump made the aligner forget every
+        held value and stamp (the network must start from zero state); a gap beyond
+        ``reset_gap_s`` is said by the step's ``reset``.
 
         :param encoding: image streams: the message's pixel encoding (rgb8 and bgr8 are
             converted into each other; anything else must match the stream's).
@@ -164,36 +133,39 @@ class EventAligner:
                 raise _Rejected("unknown_stream", f"unknown stream {stream!r}; this policy "
                                 f"reads {sorted(self.specs)}")
             checked = self._check(spec, value, encoding)
-        except _Rejected as rejection:
-            self.stats.reject(rejection.kind, str(rejection))
-            return EventOutcome.REJECTED, []
+        except _Rejected as rejected:
+            self.stats.reject(rejected.rejection)
+            return EventResult(EventOutcome.REJECTED, rejection=rejected.rejection), []
         stamp = int(stamp_ns)
-        outcome = self._order(stream, stamp)
-        if outcome is not None:
-            return outcome, []
+        dropped, cleared = self._order(stream, stamp)
+        if dropped is not None:
+            return PLAIN_RESULTS[dropped], []
         self.held[stream] = checked
         self.stamps[stream] = stamp
         self.stats.events[stream] += 1
         if not self.ready:
-            return EventOutcome.WAITING, []
+            return _result(EventOutcome.WAITING, cleared), []
         if stream != self.stepping:
-            return EventOutcome.HELD, []
-        return EventOutcome.STEPPED, self._advance(stamp)
+            return _result(EventOutcome.HELD, cleared), []
+        return _result(EventOutcome.STEPPED, cleared), self._advance(stamp)
 
-    def tick(self, stamp_ns: int) -> list[StepInput]:
-        """Timer mode: the steps that bring the network to ``stamp_ns`` (none if not ready or
-        not later than the last step; a clock jump backwards resets)."""
+    def tick(self, stamp_ns: int) -> tuple[EventResult, list[StepInput]]:
+        """Timer mode: the steps that bring the network to ``stamp_ns``. ``STEPPED`` with them,
+        else ``WAITING`` with none: not every stream has reported, the stamp is not later than
+        the last step, or (``cleared``) it is earlier by more than ``max_backward_s``, a clock
+        jump that resets."""
+        waiting = PLAIN_RESULTS[EventOutcome.WAITING]
         if self.control.mode != "timer" or not self.ready:
-            return []
+            return waiting, []
         stamp = int(stamp_ns)
         last = self.last_step
         if last is not None and stamp < last - self._max_backward_ns:
             self.stats.clock_resets += 1
             self.reset()
-            return []
+            return _result(EventOutcome.WAITING, cleared=True), []
         if last is not None and stamp <= last:
-            return []
-        return self._advance(stamp)
+            return waiting, []
+        return PLAIN_RESULTS[EventOutcome.STEPPED], self._advance(stamp)
 
     # -- rules -----------------------------------------------------------------------------------
     def _check(self, spec: StreamSpec, value: Any, encoding: Optional[str]) -> Held:
@@ -242,21 +214,22 @@ class EventAligner:
             image = np.ascontiguousarray(image[:, :, ::-1])
         return image
 
-    def _order(self, stream: str, stamp: int) -> Optional[EventOutcome]:
-        """Apply the ordering rules; ``None`` if the event goes ahead (possibly after a reset)."""
+    def _order(self, stream: str, stamp: int) -> tuple[Optional[EventOutcome], bool]:
+        """Apply the ordering rules: why the event is dropped (``None``: it goes ahead), and
+        whether a clock jump reset everything first."""
         last = self.stamps.get(stream)
         if last is not None and stamp == last:
             self.stats.duplicates += 1
-            return EventOutcome.DUPLICATE
+            return EventOutcome.DUPLICATE, False
         if last is not None and stamp < last - self._max_backward_ns:
             self.stats.clock_resets += 1
             self.reset()
-            return None
+            return None, True
         step = self.last_step if stream == self.stepping else None
         if (last is not None and stamp < last) or (step is not None and stamp <= step):
             self.stats.late += 1
-            return EventOutcome.LATE
-        return None
+            return EventOutcome.LATE, False
+        return None, False
 
     def _advance(self, stamp: int) -> list[StepInput]:
         control = self.control

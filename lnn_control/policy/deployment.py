@@ -33,7 +33,8 @@ from lnn_control.config import config_from_dict, merge, read_yaml
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.engines import EngineKind
-from lnn_control.policy.events import Controller
+from lnn_control.policy.events import Runtime
+from lnn_control.policy.guarded import GuardedController
 from lnn_control.policy.messages.commands import COMMAND_TYPES
 from lnn_control.policy.messages.sensors import MESSAGE_TYPES
 
@@ -171,9 +172,10 @@ class Deployment:
             raise ConfigError(f"output.twist_fields must give {count} fields, one per action")
 
 
-def load_controller(deployment: Deployment) -> tuple[Controller, PolicyConfig]:
+def load_controller(deployment: Deployment) -> tuple[Runtime, PolicyConfig]:
     """The controller a deployment names, and the policy config describing its streams, actions
-    and timing: a :class:`PolicyRuntime` on the checkpoint, or what the factory returns."""
+    and timing: a :class:`PolicyRuntime` on the checkpoint, or what the factory returns as a
+    :class:`~lnn_control.policy.guarded.GuardedController`."""
     if bool(deployment.checkpoint) == bool(deployment.controller):
         raise ConfigError("set exactly one of the parameters 'checkpoint' (a checkpoint folder) "
                           "and 'controller' (a factory module:function)")
@@ -184,7 +186,7 @@ def load_controller(deployment: Deployment) -> tuple[Controller, PolicyConfig]:
         except (ImportError, AttributeError) as error:
             raise ConfigError(f"controller {deployment.controller!r} cannot be loaded: {error}") from None
         controller, config = factory()
-        return controller, config
+        return GuardedController(controller, config), config
     from lnn_control.policy.checkpoint import load_checkpoint
     from lnn_control.policy.runtime import PolicyRuntime
 

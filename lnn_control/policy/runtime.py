@@ -9,7 +9,9 @@ object, and the same event sequence gives the same commands bit for bit, so repl
 
 Until every stream has delivered a valid message since the last reset the command is the
 configured safe command; a non-finite network output resets the state and sends it too. Every
-command is finite and inside the limits. All public methods are thread-safe.
+command is finite and inside the limits. Each event (and, in timer mode, each tick) returns what
+became of it (:class:`~lnn_control.policy.events.EventResult`). All public methods are
+thread-safe; the runtime is a :class:`~lnn_control.policy.events.Runtime`.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from typing import Optional
 import numpy as np
 import torch
 
-from lnn_control.policy.aligner import EventAligner, EventOutcome, RuntimeStats, StepInput
+from lnn_control.policy.aligner import EventAligner, StepInput
 from lnn_control.policy.engines import ArrayEngine, EngineKind, StepFunction, make_engine
+from lnn_control.policy.events import EventResult, RuntimeStats
 from lnn_control.policy.model import LiquidPolicy
 
-__all__ = ["EventOutcome", "PolicyRuntime", "RuntimeStats"]
+__all__ = ["PolicyRuntime"]
 
 
 class PolicyRuntime:
@@ -86,8 +89,9 @@ class PolicyRuntime:
 
     def on_event(
         self, stream: str, stamp_ns: int, value: np.ndarray, encoding: Optional[str] = None
-    ) -> EventOutcome:
-        """Take one sensor message.
+    ) -> EventResult:
+        """Take one sensor message: what became of it (stepped, held, or dropped and why; whether
+        the network state was cleared).
 
         :param stream: the stream's name in the policy config.
         :param stamp_ns: the sensor timestamp (``header.stamp``), nanoseconds.
@@ -96,14 +100,18 @@ class PolicyRuntime:
             converted into each other; anything else must match the stream's).
         """
         with self._lock:
-            before = self.stats.clock_resets
-            outcome, steps = self.aligner.on_event(stream, stamp_ns, value, encoding)
-            if self.stats.clock_resets != before:
+            result, steps = self.aligner.on_event(stream, stamp_ns, value, encoding)
+            if result.cleared:
                 self._clear()
-            if outcome in (EventOutcome.STEPPED, EventOutcome.HELD, EventOutcome.WAITING):
+            if result.accepted:
                 self._hold(stream)
-            self._run(steps)
-            return outcome
+            return self._run(result, steps)
+
+    def tick(self, stamp_ns: int) -> EventResult:
+        """Mode ``timer``: advance the network to ``stamp_ns`` (what :meth:`command` does first);
+        ``STEPPED`` if it advanced. Mode ``stream``: nothing (``WAITING``)."""
+        with self._lock:
+            return self._tick(stamp_ns)
 
     def command(self, stamp_ns: int) -> np.ndarray:
         """The actuator command ``(A,)`` float32 for ``stamp_ns`` (always finite and within limits).
@@ -118,11 +126,7 @@ class PolicyRuntime:
         writes into a message, without a numpy call."""
         with self._lock:
             if self.control.mode == "timer":
-                before = self.stats.clock_resets
-                steps = self.aligner.tick(stamp_ns)
-                if self.stats.clock_resets != before:
-                    self._clear()
-                self._run(steps)
+                self._tick(stamp_ns)
             return list(self._command)
 
     @property
@@ -151,13 +155,23 @@ class PolicyRuntime:
                 value = self.policy.encode(stream, torch.from_numpy(value)[None])[0].tolist()
         self._engine.write(start, value)
 
-    def _run(self, steps: list[StepInput]) -> None:
+    def _tick(self, stamp_ns: int) -> EventResult:
+        result, steps = self.aligner.tick(stamp_ns)
+        if result.cleared:
+            self._clear()
+        return self._run(result, steps)
+
+    def _run(self, result: EventResult, steps: list[StepInput]) -> EventResult:
+        """Take the aligner's steps; the event's result, ``cleared`` if a step zeroed the state
+        (a gap beyond ``reset_gap_s``, a non-finite output)."""
         if not steps:
-            return
+            return result
         engine = self._engine
+        cleared = False
         for step in steps:
             if step.reset:
                 engine.zero_state()
+                cleared = True
             if self._aged:
                 engine.write(self._ages_start, step.ages)
             action = engine.advance(step.dt_s)
@@ -165,5 +179,6 @@ class PolicyRuntime:
                 self.stats.non_finite += 1
                 engine.zero_state()
                 self._command = self._safe
-                return
+                return EventResult(result.outcome, cleared=True)
         self._command = [min(max(value, low), high) for value, (low, high) in zip(action, self._limits)]
+        return EventResult(result.outcome, cleared=True) if cleared and not result.cleared else result

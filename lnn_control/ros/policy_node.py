@@ -55,10 +55,9 @@ from rclpy.timer import Timer
 from lnn_control.errors import ConfigError, LnnControlError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, deployment_from_parameters, load_controller
-from lnn_control.policy.events import Controller
+from lnn_control.policy.events import Runtime
 from lnn_control.policy.gravity_check import GravityCheck
 from lnn_control.policy.messages.sensors import stream_reader
-from lnn_control.policy.runtime import EventOutcome, PolicyRuntime
 from lnn_control.ros.cdr import imu_reader
 from lnn_control.ros.conversions import CommandWriter, message_class, qos_profile
 from lnn_control.ros.policy_parameters import declare_parameters, is_ros_own
@@ -67,8 +66,6 @@ from lnn_control.ros.spinning import run_node
 __all__ = ["PolicyNode", "main"]
 
 SUCCESS, FAILURE = TransitionCallbackReturn.SUCCESS, TransitionCallbackReturn.FAILURE
-#: what the runtime does with a valid message: proof of life
-_ACCEPTED = (EventOutcome.STEPPED, EventOutcome.HELD, EventOutcome.WAITING)
 
 
 @dataclass
@@ -114,7 +111,7 @@ class PolicyNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self._active = False
         self._sim_time = True  # until configured: the node's clock, whichever it is
-        self._controller: Optional[Controller] = None
+        self._controller: Optional[Runtime] = None
         #: made at configure, destroyed at cleanup
         self._stream_subscriptions: list[Subscription] = []
         self._periodic_timers: list[Timer] = []
@@ -143,8 +140,6 @@ class PolicyNode(LifecycleNode):
             self.get_logger().error(f"cannot configure: {error}")
             return FAILURE
         self._controller, self.config = controller, config
-        #: after a fault: a runtime restarts (held values kept), another controller resets
-        self._restart = controller.restart if isinstance(controller, PolicyRuntime) else controller.reset
         self._set_up(config)
         self.get_logger().info(
             f"configured: streams {[s.name for s in config.streams]} -> "
@@ -189,7 +184,6 @@ class PolicyNode(LifecycleNode):
         deployment = self.deployment
         self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self._specs = {spec.name: spec for spec in config.streams}
-        self._stepping = config.control.stream if config.control.mode == "stream" else None
         self._monitors = {
             name: _StreamMonitor(int(topic.timeout_s * 1e9))
             for name, topic in deployment.streams.items()
@@ -279,16 +273,12 @@ class PolicyNode(LifecycleNode):
         controller = self._controller
         assert controller is not None
         if self._tripped and self._all_streams_back(now, name):
-            self._restart()  # before the event: if it is valid, the network starts afresh with it
+            controller.restart()  # before the event: if it is valid, the network starts afresh with it
         start = time.perf_counter_ns()
-        if isinstance(controller, PolicyRuntime):
-            outcome = controller.on_event(name, stamp, value, encoding)
-            if outcome not in _ACCEPTED:
-                self._refuse(monitor, name, self._refusal(controller, outcome))
-                return
-        else:
-            controller.on_event(name, stamp, value)
-            outcome = EventOutcome.STEPPED if name == self._stepping else EventOutcome.HELD
+        result = controller.on_event(name, stamp, value, encoding)
+        if not result.accepted:  # a valid message is proof of life; a refused one says why
+            self._refuse(monitor, name, result.reason)
+            return
         monitor.last_valid, monitor.refused_in_a_row = now, 0
         if self._gravity:
             self._check_units(name, value)
@@ -296,7 +286,7 @@ class PolicyNode(LifecycleNode):
             self._tripped = False
             self.get_logger().info("watchdog: every stream has valid data; the network restarts")
             self._report(periodic=False)
-        if outcome == EventOutcome.STEPPED and name == self._stepping and self._active and not self._tripped:
+        if result.stepped and self._active and not self._tripped:
             self._publish(self._command(stamp), stamp)
             self._inference_ns.append(time.perf_counter_ns() - start)
 
@@ -346,15 +336,6 @@ class PolicyNode(LifecycleNode):
         if warning is not None:
             self.get_logger().warning(warning)
 
-    @staticmethod
-    def _refusal(runtime: PolicyRuntime, outcome: EventOutcome) -> str:
-        """Why the runtime did not accept an event."""
-        if outcome == EventOutcome.REJECTED:
-            return str(runtime.stats.last_rejection)
-        if outcome == EventOutcome.DUPLICATE:
-            return "duplicate: the same stamp as the stream's previous message"
-        return "late: stamped before the stream's previous message (or the last step)"
-
     def _refuse(self, monitor: _StreamMonitor, name: str, reason: str) -> None:
         monitor.rejected += 1
         monitor.refused_in_a_row += 1
@@ -374,16 +355,11 @@ class PolicyNode(LifecycleNode):
         return np.asarray(self.config.actions.safe_command, dtype=np.float64).tolist()
 
     def _command(self, stamp: int) -> list[float]:
-        """The controller's command for ``stamp``: the runtime's as it is (finite and within
-        limits), another controller's checked (a plugin's bug must not reach a robot)."""
+        """The controller's command for ``stamp`` (finite and within limits: a runtime's by
+        construction, a factory's controller checked by its GuardedController)."""
         controller = self._controller
         assert controller is not None
-        if isinstance(controller, PolicyRuntime):
-            return controller.command_values(stamp)
-        command = np.asarray(controller.command(stamp), dtype=np.float64)
-        if not np.isfinite(command).all():
-            command = np.asarray(self.config.actions.safe_command, dtype=np.float64)
-        return np.minimum(np.maximum(command, self._low), self._high).tolist()
+        return controller.command_values(stamp)
 
     def _publish(self, command: list[float], stamp: int) -> None:
         """Publish ``command`` (``(A,)`` Python floats) stamped ``stamp`` (ns)."""
@@ -400,8 +376,7 @@ class PolicyNode(LifecycleNode):
         inference = np.asarray(self._inference_ns or [0]) / 1e3
         if periodic:
             self._inference_ns, self._window_start = [], now
-        runtime = self._controller if isinstance(self._controller, PolicyRuntime) else None
-        stats = vars(runtime.stats) if runtime is not None else {}
+        stats = vars(self._controller.stats) if self._controller is not None else {}
         levels = {name: self._level(monitor, now) for name, monitor in self._monitors.items()}
         level = max(levels.values(), default=DiagnosticStatus.OK)
         faults = {name: self._monitors[name].fault(now, self._activated_at)

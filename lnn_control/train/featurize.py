@@ -35,7 +35,7 @@ import numpy as np
 from lnn_control.errors import ConfigError
 from lnn_control.policy.aligner import EventAligner, Held, StepInput
 from lnn_control.policy.config import PolicyConfig
-from lnn_control.policy.events import SensorEvent
+from lnn_control.policy.events import EventResult, SensorEvent
 from lnn_control.train.demonstrations import Episode
 
 __all__ = ["AuxiliaryLabels", "EpisodeSteps", "StepRecorder", "featurize_episode", "privileged_labels"]
@@ -101,23 +101,19 @@ class StepRecorder:
         """Apply one control period: its sensor events in delivery order, then (timer mode) the
         tick at the control instant ``control_stamp_ns`` (ns); records the steps they cause.
         Events of streams the policy does not read are skipped (the runtime would reject them)."""
-        aligner, stats = self.aligner, self.aligner.stats
+        aligner = self.aligner
         for event in events:
             if event.stream not in aligner.specs:
                 continue
-            jumps = stats.clock_resets
-            _, steps = aligner.on_event(event.stream, event.stamp_ns, event.value)
-            if stats.clock_resets != jumps:  # the runtime zeroes its state on a clock jump
-                self.fresh = True
-            self.add(steps, instant)
+            self.add(*aligner.on_event(event.stream, event.stamp_ns, event.value), instant)
         if aligner.control.mode == "timer":
-            jumps = stats.clock_resets
-            steps = aligner.tick(control_stamp_ns)
-            if stats.clock_resets != jumps:
-                self.fresh = True
-            self.add(steps, instant)
+            self.add(*aligner.tick(control_stamp_ns), instant)
 
-    def add(self, steps: list[StepInput], instant: int) -> None:
+    def add(self, result: EventResult, steps: list[StepInput], instant: int) -> None:
+        """Record the steps an event or tick caused (``result`` is the aligner's: ``cleared``, a
+        clock jump, makes the next step start from zero state, as the runtime does)."""
+        if result.cleared:
+            self.fresh = True
         held = self.aligner.held
         for step in steps:
             for name in self.vector_names:

@@ -142,7 +142,7 @@ def run(runtime: PolicyRuntime, items: list[Item]) -> tuple[np.ndarray, list[str
     for item in items:
         if item[0] == "event":
             _, stream, stamp, value, encoding = item
-            outcomes.append(runtime.on_event(stream, stamp, value, encoding).value)
+            outcomes.append(runtime.on_event(stream, stamp, value, encoding).outcome.value)
             last = stamp
         elif item[0] == "tick":
             last = item[1]

@@ -9,7 +9,7 @@ import pytest
 import torch
 from helpers import HOVER, TARGET, make_policy, policy_config, record, short_env
 
-from lnn_control.policy import EventOutcome, PolicyRuntime
+from lnn_control.policy import PolicyRuntime
 from lnn_control.train.dataset import StepDataset
 from lnn_control.train.demonstrations import Episode
 from lnn_control.train.featurize import featurize_episode
@@ -33,7 +33,7 @@ def _runtime_trace(policy, episode: Episode) -> list[tuple[int, int, np.ndarray,
         for event in batch:
             if event.stream in runtime.specs:
                 outcome = runtime.on_event(event.stream, event.stamp_ns, event.value)
-                if outcome is EventOutcome.STEPPED:
+                if outcome.stepped:
                     trace.append((k, runtime.last_step_ns, runtime.state, runtime.command(event.stamp_ns)))
         if timer:
             before = runtime.stats.steps
