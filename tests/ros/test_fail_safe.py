@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import pytest
@@ -63,8 +63,7 @@ HOVER = Model("quad_hover_policy.yaml", "hover_checkpoint", {"imu": 0.2, "odom":
               (0.0, -6.0, -6.0, -3.0), (0.596, 6.0, 6.0, 3.0), (0.26487, 0.0, 0.0, 0.0))
 
 
-@dataclass(frozen=True)
-class Fault:
+class Fault(NamedTuple):
     """``stream`` (or ``all``) misbehaves in the way ``kind`` for ``seconds``."""
 
     stream: str
