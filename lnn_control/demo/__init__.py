@@ -1,8 +1,8 @@
 """``lnn-control demo`` (``make demo``): the whole stack end to end, in a few minutes on a laptop.
 
 1. **train** a small CfC/NCP policy for QuadHover in simulation (expert demonstrations,
-   behaviour cloning, DAgger): ``config/train/quad_hover.yaml``, the recipe of the README's
-   results, evaluated on 20 nominal episodes instead of its three scenarios of 100;
+   behaviour cloning, DAgger): ``config/train/quad_hover.yaml``, the recipe of the results in
+   ``docs/results.md``, evaluated on 20 nominal episodes instead of its three scenarios of 100;
 2. **fly** it in closed loop through the ROS 2 nodes (``sim_node``, ``policy_node``,
    ``bag_recorder`` as processes over DDS on loopback), recording a bag;
 3. **replay** that bag through the same checkpoint, in arrival order, and compare the commands
