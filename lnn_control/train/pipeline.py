@@ -34,7 +34,6 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -69,35 +68,20 @@ __all__ = ["RunFolder", "TrainingRun", "evaluate_policy", "progress_display", "r
 RUN_FILE = "run.yaml"
 
 
-@dataclass(frozen=True)
 class RunFolder:
-    """The paths of a run folder (see the module docstring)."""
+    """The paths of a run folder (see the module docstring).
 
-    root: Path
+    :param root: the run folder.
+    """
 
-    @property
-    def config(self) -> Path:
-        return self.root / RUN_FILE
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def policy(self) -> Path:
-        return self.root / "policy"
-
-    @property
-    def evaluation(self) -> Path:
-        return self.root / "evaluation.json"
-
-    @property
-    def report(self) -> Path:
-        return self.root / "report"
-
-    @property
-    def tensorboard(self) -> Path:
-        return self.root / "tensorboard"
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config = root / RUN_FILE  #: the run's config
+        self.checkpoints = root / "checkpoints"  #: resumable checkpoints, one folder per round
+        self.policy = root / "policy"  #: the final policy checkpoint
+        self.evaluation = root / "evaluation.json"
+        self.report = root / "report"  #: the Markdown report and its plots
+        self.tensorboard = root / "tensorboard"
 
     def data(self, phase: int) -> Path:
         return self.root / "data" / ("expert" if phase == 0 else f"dagger_{phase:02d}")
