@@ -164,8 +164,10 @@ def test_sigint_publishes_the_safe_command_before_exiting(imu_node, probe):
     node = imu_node(autostart="true")
     node.wait_ready()
     commands = probe.collect(TwistStamped, "/lnn_control/command")
-    wait_for(lambda: probe.node.count_subscribers("/imu/data") > 0, 20, "the node's IMU subscription")
     imu = ImuSource(probe)
+    # best-effort IMU messages sent before the node's subscription matches are lost: wait for it
+    wait_for(lambda: imu.publisher.get_subscription_count() > 0, 20, "the node's IMU subscription")
+    wait_for(lambda: probe.node.count_publishers("/lnn_control/command") > 0, 20, "the command publisher")
     imu.send(30)
     wait_for(lambda: any(stamp_ns(m) == imu.sent[-1] for _, m in commands), 10, "commands")
     assert node.stop() == 0
