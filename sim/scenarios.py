@@ -1,9 +1,12 @@
 """Simulation scenarios: domain randomisation, sensor timing and noise, loaded from YAML.
 
-A scenario is a YAML file in ``config/sim/`` (installed under ``share/lnn_control/config/sim``);
-the four shipped are ``nominal``, ``timing_ood`` (rates x0.5 to x2, 30 % jitter, 5 % dropped
-messages), ``physics_ood`` (wind and gusts, mass +-30 %, motor and inertia changes) and
-``visual_ood`` (floor textures and lighting never seen in ``nominal``). Every key is optional; a
+A scenario is a YAML file in ``config/sim/`` (installed under ``share/lnn_control/config/sim``).
+The evaluation scenarios are ``nominal``, ``timing_ood`` (rates x0.5 to x2, 30 % jitter, 5 %
+dropped messages), ``physics_ood`` (wind and gusts, mass +-30 %, motor and inertia changes) and
+``visual_ood`` (floor textures and lighting never seen in ``nominal``); every ``*_ood`` scenario is
+for evaluation only. The training scenarios, ``train_*`` (``train_physics``, ``train_visual`` and
+both together in ``train_randomised``), randomise physics within half of ``physics_ood``'s
+deviations and appearance from floor textures no evaluation scenario uses. Every key is optional; a
 missing key keeps the default given here, and an unknown or invalid key is an error that names it.
 Ranges are written ``[low, high]`` (``[1.0, 1.0]`` for a fixed value); each episode draws from them.
 Files load through the project's :func:`lnn_control.config.config_from_dict`.
@@ -28,11 +31,14 @@ from lnn_control.sim.timing import StreamTiming
 __all__ = [
     "ArmRandomisation",
     "Bounds",
+    "EVALUATION_SUFFIX",
     "QuadrotorRandomisation",
     "Scenario",
+    "TRAINING_PREFIX",
     "TimingRandomisation",
     "VisualRandomisation",
     "available_scenarios",
+    "evaluation_only",
     "load_scenario",
     "log_uniform",
     "resolve_scenario",
@@ -42,6 +48,11 @@ __all__ = [
 
 #: a closed interval ``(low, high)`` an episode draws a value from; YAML ``[low, high]``
 Bounds = tuple[float, float]
+
+#: a training scenario's name starts with this (``config/sim/train_*.yaml``)
+TRAINING_PREFIX = "train_"
+#: an evaluation-only scenario's name ends with this (``config/sim/*_ood.yaml``)
+EVALUATION_SUFFIX = "_ood"
 
 
 def uniform(rng: np.random.Generator, bounds: Bounds) -> float:
@@ -178,6 +189,12 @@ class VisualRandomisation:
     :param headlight_ambient: grey level of the ambient light, in [0, 1].
     :param light_direction_jitter: largest tilt of the sun away from its nominal direction, rad.
     :param target_rgb_jitter: largest change of each colour channel of the target, in [0, 1].
+    :param camera_position_jitter: largest offset of each image stream's camera from where it is
+        mounted, per axis, m (the cameras ``render()`` uses stay put).
+    :param camera_angle_jitter: largest rotation of each image stream's camera away from its
+        mounted orientation, about a random axis, rad.
+    :param image_noise_std: standard deviation of the Gaussian noise added to every pixel and
+        channel of every camera frame, grey levels of 255 (then rounded and clipped to [0, 255]).
     """
 
     floor_materials: tuple[str, ...] = ("floor_checker",)
@@ -185,6 +202,9 @@ class VisualRandomisation:
     headlight_ambient: Bounds = (0.3, 0.3)
     light_direction_jitter: float = 0.0
     target_rgb_jitter: float = 0.0
+    camera_position_jitter: float = 0.0
+    camera_angle_jitter: float = 0.0
+    image_noise_std: float = 0.0
 
     def __post_init__(self) -> None:
         _check(len(self.floor_materials) > 0, "floor_materials must name at least one material")
@@ -192,6 +212,14 @@ class VisualRandomisation:
         _check(self.light_diffuse[1] <= 1 and self.headlight_ambient[1] <= 1, "light levels must be <= 1")
         _check(0 <= self.light_direction_jitter < math.pi / 2, "light_direction_jitter must be in [0, pi/2)")
         _check(0 <= self.target_rgb_jitter <= 1, "target_rgb_jitter must be in [0, 1]")
+        _check(0 <= self.camera_position_jitter <= 0.1, "camera_position_jitter must be in [0, 0.1] m")
+        _check(0 <= self.camera_angle_jitter < math.pi / 2, "camera_angle_jitter must be in [0, pi/2) rad")
+        _check(0 <= self.image_noise_std <= 255, "image_noise_std must be in [0, 255] grey levels")
+
+    @property
+    def randomises_cameras(self) -> bool:
+        """True if the image cameras move or their frames get noise."""
+        return self.camera_position_jitter > 0 or self.camera_angle_jitter > 0 or self.image_noise_std > 0
 
 
 @dataclass(frozen=True)
@@ -220,6 +248,11 @@ def scenario_dirs() -> list[Path]:
     """Folders searched for ``<name>.yaml``, first match wins: the source checkout's ``config/sim``,
     then ``share/lnn_control/config/sim`` under this Python's prefix and each ``AMENT_PREFIX_PATH``."""
     return config_dirs("sim")
+
+
+def evaluation_only(scenario: str | os.PathLike[str]) -> bool:
+    """True for a scenario, by name or YAML path, that only evaluations may run (``*_ood``)."""
+    return Path(scenario).stem.endswith(EVALUATION_SUFFIX)
 
 
 def available_scenarios() -> dict[str, Path]:

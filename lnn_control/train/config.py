@@ -8,8 +8,9 @@ then evaluates it. Every key has a default except ``env.id`` and ``model``.
 
 Seeds: the network is initialised from ``seed``; demonstration episode ``i`` is reset with
 ``demonstrations.first_seed + i``; DAgger round ``r`` (from 1) episode ``i`` with
-``dagger.first_seed + 1000 r + i``; evaluation uses ``evaluation.first_seed + i``. The defaults
-keep training seeds (>= 100000) apart from the evaluation seeds (0 to 99).
+``dagger.first_seed + 1000 r + i``; evaluation uses ``evaluation.first_seed + i``; the image
+augmentation (off unless ``augmentation.enabled``) draws from ``(seed, phase, epoch, chunk)``.
+The defaults keep training seeds (>= 100000) apart from the evaluation seeds (0 to 99).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
 
 __all__ = [
+    "AugmentationConfig",
     "BudgetConfig",
     "CheckpointConfig",
     "DaggerConfig",
@@ -47,13 +49,22 @@ class EnvConfig:
 
     #: registered id (``lnn_control/QuadHover-v0``) or short name (``QuadHover-v0``)
     id: str
-    #: the scenario demonstrations and DAgger rollouts run in (name or YAML path)
+    #: the scenario demonstrations and DAgger rollouts run in (name or YAML path): ``nominal``, or a
+    #: training scenario ``train_*`` (``config/sim``) that randomises physics and appearance; never
+    #: an evaluation-only ``*_ood`` one
     scenario: str = "nominal"
 
     def __post_init__(self) -> None:
         from lnn_control.sim.ids import env_id
+        from lnn_control.sim.scenarios import evaluation_only
 
         self.id = env_id(self.id)
+        if evaluation_only(self.scenario):
+            raise ConfigError(
+                f"scenario {self.scenario!r} is for evaluation only (every *_ood scenario is): train "
+                "in nominal or a training scenario (train_physics, train_visual, train_randomised) "
+                "and list it in evaluation.scenarios"
+            )
 
 
 @dataclass
@@ -112,6 +123,35 @@ class OptimConfig:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.action_weights is not None and any(w < 0 for w in self.action_weights):
             raise ConfigError(f"action_weights must be >= 0, got {self.action_weights}")
+
+
+@dataclass
+class AugmentationConfig:
+    """Image augmentation of the camera frames of every training batch, behaviour cloning and
+    DAgger's retraining alike (:mod:`lnn_control.train.augment` says what each key does). Off by
+    default: the batches are then used exactly as recorded. Validation, evaluation and the
+    runtime never augment. The draws are seeded by ``(seed, phase, epoch, chunk)``."""
+
+    #: augment (false: every key below is ignored)
+    enabled: bool = False
+    #: largest shift of a frame, whole pixels per axis (edges repeat)
+    shift: int = 4
+    #: brightness: every channel of a frame times a factor in [1 - brightness, 1 + brightness]
+    brightness: float = 0.2
+    #: colour: each channel of a frame times its own factor in [1 - colour, 1 + colour]
+    colour: float = 0.1
+    #: contrast about a frame's mean grey level times a factor in [1 - contrast, 1 + contrast]
+    contrast: float = 0.2
+    #: standard deviation of the Gaussian pixel noise, grey levels of 255
+    noise_std: float = 4.0
+
+    def __post_init__(self) -> None:
+        _at_least(self, "shift", 0)
+        for key in ("brightness", "colour", "contrast"):
+            if not 0.0 <= getattr(self, key) < 1.0:
+                raise ConfigError(f"{key} must be in [0, 1), got {getattr(self, key)}")
+        if not 0.0 <= self.noise_std <= 255.0:
+            raise ConfigError(f"noise_std must be in [0, 255] grey levels, got {self.noise_std}")
 
 
 @dataclass
@@ -211,6 +251,7 @@ class TrainConfig:
     threads: int = 1
     demonstrations: DemonstrationConfig = field(default_factory=DemonstrationConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
     bc: BudgetConfig = field(default_factory=BudgetConfig)
     dagger: DaggerConfig = field(default_factory=DaggerConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)

@@ -64,8 +64,9 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     """Base class; see the module docstring for the step loop. Subclasses set the class attributes
     and implement the hooks.
 
-    :param scenario: a scenario name (``nominal``, ``timing_ood``, ``physics_ood``, ``visual_ood``),
-        a YAML path or a :class:`~lnn_control.sim.scenarios.Scenario`.
+    :param scenario: a scenario name (``nominal``, ``timing_ood``, ``physics_ood``, ``visual_ood``,
+        or a training scenario ``train_*``), a YAML path or a
+        :class:`~lnn_control.sim.scenarios.Scenario`.
     :param streams: the observed streams, as the policy declares them; default
         :attr:`DEFAULT_STREAMS`. Any non-privileged entry of :attr:`STREAMS` may be chosen.
     :param image_size: side of the square camera image, pixels.
@@ -133,6 +134,13 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._view_renderer: mujoco.Renderer | None = None
         self._render_size = int(render_size)
         self._nominal_visual = self._visual_state()
+        #: the cameras the image streams see through: every camera but the one render() uses
+        self._stream_cameras = [
+            camera for camera in range(self.model.ncam) if self.model.camera(camera).name != self.RENDER_CAMERA
+        ]
+        #: draws this episode's camera poses and image noise: each reset of a scenario that
+        #: randomises the cameras replaces it with a child of the episode's generator
+        self._visual_rng = np.random.default_rng(0)
         self._timed: list[TimedStream] = []
         self._latest: dict[str, np.ndarray] = {}
         self._now_ns = 0
@@ -313,17 +321,24 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         return read
 
     def _camera_reader(self, camera: str | None = None) -> Reader:
-        """Renders ``camera`` (default :attr:`IMAGE_CAMERA`) at ``image_size`` (a new array per
-        frame); every camera of the env shares one renderer."""
+        """Renders ``camera`` (default :attr:`IMAGE_CAMERA`) at ``image_size`` (a new ``(S, S, 3)``
+        uint8 array per frame), plus the scenario's ``image_noise_std`` from this episode's visual
+        generator; every camera of the env shares one renderer."""
         if self._image_renderer is None:
             self._image_renderer = offscreen_renderer(self.model, self.image_size, self.image_size)
         renderer, camera = self._image_renderer, camera or self.IMAGE_CAMERA
+        noise_std, rng = self.scenario.visual.image_noise_std, self._visual_rng
 
         def read(data: mujoco.MjData) -> np.ndarray:
             renderer.update_scene(data, camera=camera)
             return renderer.render()
 
-        return read
+        def read_noisy(data: mujoco.MjData) -> np.ndarray:
+            image = read(data)
+            noisy = image + rng.normal(0.0, noise_std, image.shape)
+            return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+        return read_noisy if noise_std > 0 else read
 
     # ------------------------------------------------------------------ visual randomisation
     def _check_visual_scenario(self) -> None:
@@ -340,6 +355,8 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         return {
             "sun_dir": self.model.light("sun").dir.copy(),
             "target_rgba": self.model.material("target").rgba.copy(),
+            "cam_pos": self.model.cam_pos.copy(),
+            "cam_quat": self.model.cam_quat.copy(),
         }
 
     def _randomise_visual(self, rng: np.random.Generator) -> None:
@@ -355,10 +372,27 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         model.light("sun").dir[:] = direction / np.linalg.norm(direction)
         rgb = self._nominal_visual["target_rgba"][:3] + rng.uniform(-1, 1, 3) * visual.target_rgb_jitter
         model.material("target").rgba[:3] = np.clip(rgb, 0.0, 1.0)
+        if not visual.randomises_cameras:
+            return
+        # from a child generator, which draws nothing from ``rng``; spawned only here, so every
+        # scenario without camera jitter or image noise gives the episodes it gave before these
+        # keys existed, seeded or not
+        child = self._visual_rng = rng.spawn(1)[0]
+        reach, angle = visual.camera_position_jitter, visual.camera_angle_jitter
+        for camera in self._stream_cameras:
+            model.cam_pos[camera] = self._nominal_visual["cam_pos"][camera] + child.uniform(-reach, reach, 3)
+            turn = _axis_angle_quaternion(child.normal(size=3), child.uniform(0.0, angle))
+            mujoco.mju_mulQuat(model.cam_quat[camera], self._nominal_visual["cam_quat"][camera], turn)
 
 
 def _stamp(event: SensorEvent) -> int:
     return event.stamp_ns
+
+
+def _axis_angle_quaternion(axis: np.ndarray, angle: float) -> np.ndarray:
+    """The unit quaternion ``[w, x, y, z]`` (MuJoCo order) of a turn by ``angle`` rad about
+    ``axis`` ``(3,)`` (any length but zero); ``[1, 0, 0, 0]`` exactly when ``angle`` is 0."""
+    return np.concatenate(([math.cos(angle / 2)], math.sin(angle / 2) * axis / np.linalg.norm(axis)))
 
 
 def _unit_normal(direction: np.ndarray, angle: float) -> np.ndarray:
