@@ -8,6 +8,9 @@ every step's real ``dt`` and minimises the squared error to the expert's command
 measured in half-ranges of its limits (so thrust in newtons and rates in rad/s weigh alike),
 averaged over the unpadded steps; a policy with an auxiliary head adds ``auxiliary_weight`` times
 the squared error of its outputs to their labels, averaged over the labels that exist (not NaN).
+With the training config's ``augmentation.enabled``, the camera frames of each training batch
+(never of a validation one) are shifted, colour-jittered and noised first
+(:mod:`lnn_control.train.augment`).
 Adam, gradients clipped to a global norm, the step size annealed by a cosine over the phase.
 After each epoch the validation episodes are run whole; the phase stops after ``max_epochs`` epochs,
 ``max_updates`` updates or ``patience`` epochs without a better validation loss, and ends with
@@ -30,7 +33,8 @@ import torch
 from torch import Tensor
 
 from lnn_control.policy.model import LiquidPolicy
-from lnn_control.train.config import BudgetConfig, OptimConfig
+from lnn_control.train.augment import augment_batch
+from lnn_control.train.config import AugmentationConfig, BudgetConfig, OptimConfig
 from lnn_control.train.dataset import Batch, StepDataset
 from lnn_control.train.sequence import run_batch
 from lnn_control.train.state import TrainingState
@@ -98,6 +102,7 @@ def fit(
     learning_rate: float,
     on_update: Callable[[float], None] = lambda loss: None,
     on_epoch: Callable[[float, bool], None] = lambda loss, best: None,
+    augmentation: Optional[AugmentationConfig] = None,
 ) -> None:
     """Train ``policy`` on ``train`` until the phase in ``state`` ends (see the module docstring).
 
@@ -111,6 +116,9 @@ def fit(
         counts it: a checkpoint written there resumes with the next chunk).
     :param on_epoch: called after every epoch's validation with its loss and whether it is the
         best so far.
+    :param augmentation: how the camera frames of each training batch are augmented
+        (:mod:`lnn_control.train.augment`, seeded by ``(seed, phase, epoch, chunk)``); None or
+        not enabled: every batch exactly as the dataset gives it. Validation never augments.
     """
     weights = None if optim.action_weights is None else torch.tensor(optim.action_weights)
     constrained = [m for m in policy.modules() if hasattr(m, "apply_weight_constraints")]
@@ -133,6 +141,8 @@ def fit(
                 group["lr"] = learning_rate * (low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * done)))
             start = state.chunk * optim.chunk_steps
             batch = train.batch(index[:, start : start + optim.chunk_steps])
+            if augmentation is not None and augmentation.enabled:
+                batch = augment_batch(batch, augmentation, (seed, state.phase, state.epoch, state.chunk))
             commands, states, auxiliary = run_batch(policy, batch, state.carry)
             loss = command_loss(policy, commands, batch, weights)
             if auxiliary is not None:

@@ -221,7 +221,7 @@ class TrainingRun:
             with self._timed(stage):
                 task = self.progress.add_task(f"{stage} phase {phase}", total=None) if self.progress else None
                 fit(self.policy, self.optimizer, train, val if len(val) else None, config.optim, budget,
-                    state, config.seed, rate, self._on_update(task), self._on_epoch)
+                    state, config.seed, rate, self._on_update(task), self._on_epoch, config.augmentation)
                 self._checkpoint()  # the phase's end: round_RR, its best weights
 
     def _collect(self, phase: int) -> list[Any]:
