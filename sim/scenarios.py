@@ -31,6 +31,7 @@ from lnn_control.sim.timing import StreamTiming
 __all__ = [
     "ArmRandomisation",
     "Bounds",
+    "CameraRandomisation",
     "EVALUATION_SUFFIX",
     "QuadrotorRandomisation",
     "Scenario",
@@ -189,12 +190,6 @@ class VisualRandomisation:
     :param headlight_ambient: grey level of the ambient light, in [0, 1].
     :param light_direction_jitter: largest tilt of the sun away from its nominal direction, rad.
     :param target_rgb_jitter: largest change of each colour channel of the target, in [0, 1].
-    :param camera_position_jitter: largest offset of each image stream's camera from where it is
-        mounted, per axis, m (the cameras ``render()`` uses stay put).
-    :param camera_angle_jitter: largest rotation of each image stream's camera away from its
-        mounted orientation, about a random axis, rad.
-    :param image_noise_std: standard deviation of the Gaussian noise added to every pixel and
-        channel of every camera frame, grey levels of 255 (then rounded and clipped to [0, 255]).
     """
 
     floor_materials: tuple[str, ...] = ("floor_checker",)
@@ -202,9 +197,6 @@ class VisualRandomisation:
     headlight_ambient: Bounds = (0.3, 0.3)
     light_direction_jitter: float = 0.0
     target_rgb_jitter: float = 0.0
-    camera_position_jitter: float = 0.0
-    camera_angle_jitter: float = 0.0
-    image_noise_std: float = 0.0
 
     def __post_init__(self) -> None:
         _check(len(self.floor_materials) > 0, "floor_materials must name at least one material")
@@ -212,14 +204,32 @@ class VisualRandomisation:
         _check(self.light_diffuse[1] <= 1 and self.headlight_ambient[1] <= 1, "light levels must be <= 1")
         _check(0 <= self.light_direction_jitter < math.pi / 2, "light_direction_jitter must be in [0, pi/2)")
         _check(0 <= self.target_rgb_jitter <= 1, "target_rgb_jitter must be in [0, 1]")
-        _check(0 <= self.camera_position_jitter <= 0.1, "camera_position_jitter must be in [0, 0.1] m")
-        _check(0 <= self.camera_angle_jitter < math.pi / 2, "camera_angle_jitter must be in [0, pi/2) rad")
-        _check(0 <= self.image_noise_std <= 255, "image_noise_std must be in [0, 255] grey levels")
+
+
+@dataclass(frozen=True)
+class CameraRandomisation:
+    """The image streams' cameras (the camera ``render()`` uses stays put).
+
+    :param position_jitter: largest offset of each camera from where it is mounted, per axis, m.
+    :param angle_jitter: largest rotation of each camera away from its mounted orientation, about
+        a random axis, rad.
+    :param noise_std: standard deviation of the Gaussian noise added to every pixel and channel of
+        every frame, grey levels of 255 (then rounded and clipped to [0, 255]).
+    """
+
+    position_jitter: float = 0.0
+    angle_jitter: float = 0.0
+    noise_std: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.position_jitter <= 0.1, "position_jitter must be in [0, 0.1] m")
+        _check(0 <= self.angle_jitter < math.pi / 2, "angle_jitter must be in [0, pi/2) rad")
+        _check(0 <= self.noise_std <= 255, "noise_std must be in [0, 255] grey levels")
 
     @property
-    def randomises_cameras(self) -> bool:
-        """True if the image cameras move or their frames get noise."""
-        return self.camera_position_jitter > 0 or self.camera_angle_jitter > 0 or self.image_noise_std > 0
+    def randomised(self) -> bool:
+        """True if the cameras move or their frames get noise."""
+        return self.position_jitter > 0 or self.angle_jitter > 0 or self.noise_std > 0
 
 
 @dataclass(frozen=True)
@@ -233,6 +243,7 @@ class Scenario:
     :param quadrotor: quadrotor randomisation.
     :param arm: arm randomisation.
     :param visual: appearance randomisation.
+    :param cameras: the image cameras' pose jitter and pixel noise.
     """
 
     name: str
@@ -242,6 +253,7 @@ class Scenario:
     quadrotor: QuadrotorRandomisation = field(default_factory=QuadrotorRandomisation)
     arm: ArmRandomisation = field(default_factory=ArmRandomisation)
     visual: VisualRandomisation = field(default_factory=VisualRandomisation)
+    cameras: CameraRandomisation = field(default_factory=CameraRandomisation)
 
 
 def scenario_dirs() -> list[Path]:

@@ -14,7 +14,7 @@ module                            what it holds
 :mod:`.dataset`                   featurized episodes, input statistics, TBPTT lanes and chunks
 :mod:`.sequence`                  the training forward pass (each camera frame encoded once)
 :mod:`.augment`                   image augmentation of training batches: shifts, colour jitter,
-                                  pixel noise (opt-in: ``augmentation.enabled``)
+                                  pixel noise (opt-in: an ``augmentation`` section)
 :mod:`.bc`                        behaviour cloning: TBPTT, validation, early stopping
 :mod:`.rollouts`                  seeded episodes in worker processes (demos, DAgger, evaluation)
 :mod:`.evaluation`                the evaluation harness: success with a Wilson interval, tracking

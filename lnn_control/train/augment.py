@@ -2,8 +2,8 @@
 of the camera frames of a training batch (as Chahine et al. 2023 trained their liquid drone
 policies with), so that a policy learns the task rather than one floor, light or camera.
 
-Only :func:`lnn_control.train.bc.fit` calls it, on training batches, when the training config's
-``augmentation.enabled`` is true; validation, evaluation and the runtime always see the frames as
+Only :func:`lnn_control.train.bc.fit` calls it, on training batches, when the training config has an
+``augmentation`` section; validation, evaluation and the runtime always see the frames as
 recorded. Frames are the batch's distinct frames (``(U, H, W, C)`` uint8, grey levels 0 to 255,
 channels last, as :class:`~lnn_control.train.dataset.Batch` holds them); each gets its own draw,
 so every step that holds a frame sees the same augmented frame. In order:

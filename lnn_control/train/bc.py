@@ -8,7 +8,7 @@ every step's real ``dt`` and minimises the squared error to the expert's command
 measured in half-ranges of its limits (so thrust in newtons and rates in rad/s weigh alike),
 averaged over the unpadded steps; a policy with an auxiliary head adds ``auxiliary_weight`` times
 the squared error of its outputs to their labels, averaged over the labels that exist (not NaN).
-With the training config's ``augmentation.enabled``, the camera frames of each training batch
+With an ``augmentation`` section in the training config, the camera frames of each training batch
 (never of a validation one) are shifted, colour-jittered and noised first
 (:mod:`lnn_control.train.augment`).
 Adam, gradients clipped to a global norm, the step size annealed by a cosine over the phase.
@@ -117,8 +117,8 @@ def fit(
     :param on_epoch: called after every epoch's validation with its loss and whether it is the
         best so far.
     :param augmentation: how the camera frames of each training batch are augmented
-        (:mod:`lnn_control.train.augment`, seeded by ``(seed, phase, epoch, chunk)``); None or
-        not enabled: every batch exactly as the dataset gives it. Validation never augments.
+        (:mod:`lnn_control.train.augment`, seeded by ``(seed, phase, epoch, chunk)``); None: every
+        batch exactly as the dataset gives it. Validation never augments.
     """
     weights = None if optim.action_weights is None else torch.tensor(optim.action_weights)
     constrained = [m for m in policy.modules() if hasattr(m, "apply_weight_constraints")]
@@ -141,7 +141,7 @@ def fit(
                 group["lr"] = learning_rate * (low + (1.0 - low) * 0.5 * (1.0 + math.cos(math.pi * done)))
             start = state.chunk * optim.chunk_steps
             batch = train.batch(index[:, start : start + optim.chunk_steps])
-            if augmentation is not None and augmentation.enabled:
+            if augmentation is not None:
                 batch = augment_batch(batch, augmentation, (seed, state.phase, state.epoch, state.chunk))
             commands, states, auxiliary = run_batch(policy, batch, state.carry)
             loss = command_loss(policy, commands, batch, weights)

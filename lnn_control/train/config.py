@@ -9,7 +9,7 @@ then evaluates it. Every key has a default except ``env.id`` and ``model``.
 Seeds: the network is initialised from ``seed``; demonstration episode ``i`` is reset with
 ``demonstrations.first_seed + i``; DAgger round ``r`` (from 1) episode ``i`` with
 ``dagger.first_seed + 1000 r + i``; evaluation uses ``evaluation.first_seed + i``; the image
-augmentation (off unless ``augmentation.enabled``) draws from ``(seed, phase, epoch, chunk)``.
+augmentation (off without an ``augmentation`` section) draws from ``(seed, phase, epoch, chunk)``.
 The defaults keep training seeds (>= 100000) apart from the evaluation seeds (0 to 99).
 """
 
@@ -130,24 +130,30 @@ class AugmentationConfig:
     """Image augmentation of the camera frames of every training batch, behaviour cloning and
     DAgger's retraining alike (:mod:`lnn_control.train.augment` says what each key does). Off by
     default: the batches are then used exactly as recorded. Validation, evaluation and the
-    runtime never augment. The draws are seeded by ``(seed, phase, epoch, chunk)``."""
+    runtime never augment (no ``augmentation`` section, or ``augmentation: null``, is off; a
+    section, even ``augmentation: {}``, is on). The draws are seeded by ``(seed, phase, epoch,
+    chunk)``.
 
-    #: augment (false: every key below is ignored)
-    enabled: bool = False
-    #: largest shift of a frame, whole pixels per axis (edges repeat)
+    :param shift: largest shift of a frame, whole pixels per axis (edges repeat).
+    :param brightness: every channel of a frame times a factor in [1 - brightness, 1 + brightness].
+    :param colour: each channel of a frame times its own factor in [1 - colour, 1 + colour].
+    :param contrast: contrast about a frame's mean grey level times a factor in
+        [1 - contrast, 1 + contrast].
+    :param noise_std: standard deviation of the Gaussian pixel noise, grey levels of 255.
+    """
+
     shift: int = 4
-    #: brightness: every channel of a frame times a factor in [1 - brightness, 1 + brightness]
     brightness: float = 0.2
-    #: colour: each channel of a frame times its own factor in [1 - colour, 1 + colour]
     colour: float = 0.1
-    #: contrast about a frame's mean grey level times a factor in [1 - contrast, 1 + contrast]
     contrast: float = 0.2
-    #: standard deviation of the Gaussian pixel noise, grey levels of 255
     noise_std: float = 4.0
+
+    #: the keys that scale a frame by a factor within them of 1
+    FACTORS = ("brightness", "colour", "contrast")
 
     def __post_init__(self) -> None:
         _at_least(self, "shift", 0)
-        for key in ("brightness", "colour", "contrast"):
+        for key in self.FACTORS:
             if not 0.0 <= getattr(self, key) < 1.0:
                 raise ConfigError(f"{key} must be in [0, 1), got {getattr(self, key)}")
         if not 0.0 <= self.noise_std <= 255.0:
@@ -251,7 +257,7 @@ class TrainConfig:
     threads: int = 1
     demonstrations: DemonstrationConfig = field(default_factory=DemonstrationConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
-    augmentation: AugmentationConfig = field(default_factory=AugmentationConfig)
+    augmentation: Optional[AugmentationConfig] = None
     bc: BudgetConfig = field(default_factory=BudgetConfig)
     dagger: DaggerConfig = field(default_factory=DaggerConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)

@@ -322,12 +322,12 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _camera_reader(self, camera: str | None = None) -> Reader:
         """Renders ``camera`` (default :attr:`IMAGE_CAMERA`) at ``image_size`` (a new ``(S, S, 3)``
-        uint8 array per frame), plus the scenario's ``image_noise_std`` from this episode's visual
+        uint8 array per frame), plus the scenario's ``cameras.noise_std`` from this episode's visual
         generator; every camera of the env shares one renderer."""
         if self._image_renderer is None:
             self._image_renderer = offscreen_renderer(self.model, self.image_size, self.image_size)
         renderer, camera = self._image_renderer, camera or self.IMAGE_CAMERA
-        noise_std, rng = self.scenario.visual.image_noise_std, self._visual_rng
+        noise_std, rng = self.scenario.cameras.noise_std, self._visual_rng
 
         def read(data: mujoco.MjData) -> np.ndarray:
             renderer.update_scene(data, camera=camera)
@@ -372,13 +372,14 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         model.light("sun").dir[:] = direction / np.linalg.norm(direction)
         rgb = self._nominal_visual["target_rgba"][:3] + rng.uniform(-1, 1, 3) * visual.target_rgb_jitter
         model.material("target").rgba[:3] = np.clip(rgb, 0.0, 1.0)
-        if not visual.randomises_cameras:
+        cameras = self.scenario.cameras
+        if not cameras.randomised:
             return
         # from a child generator, which draws nothing from ``rng``; spawned only here, so every
         # scenario without camera jitter or image noise gives the episodes it gave before these
         # keys existed, seeded or not
         child = self._visual_rng = rng.spawn(1)[0]
-        reach, angle = visual.camera_position_jitter, visual.camera_angle_jitter
+        reach, angle = cameras.position_jitter, cameras.angle_jitter
         for camera in self._stream_cameras:
             model.cam_pos[camera] = self._nominal_visual["cam_pos"][camera] + child.uniform(-reach, reach, 3)
             turn = _axis_angle_quaternion(child.normal(size=3), child.uniform(0.0, angle))

@@ -30,8 +30,6 @@ TRAINING = sorted(name for name in available_scenarios() if name.startswith(TRAI
 EVALUATION = sorted(name for name in available_scenarios() if evaluation_only(name))
 #: the scenes whose floors the scenarios draw from
 ROBOTS = ("quadrotor", "arm")
-#: visual keys that only training uses (visual_ood moves no camera and adds no noise)
-TRAINING_ONLY_VISUAL = ("camera_position_jitter", "camera_angle_jitter", "image_noise_std")
 
 
 def floor_pool(names: list[str]) -> set[str]:
@@ -101,12 +99,12 @@ def test_each_physics_ood_range_reaches_beyond_the_training_range(training: str)
 @pytest.mark.parametrize("training", TRAINING)
 def test_each_visual_ood_light_and_colour_range_reaches_beyond_the_training_range(training: str) -> None:
     ood, visual = load_scenario("visual_ood").visual, load_scenario(training).visual
-    skipped = ("floor_materials", *TRAINING_ONLY_VISUAL)
-    shared = [f.name for f in dataclasses.fields(visual) if f.name not in skipped]
+    shared = [f.name for f in dataclasses.fields(visual) if f.name != "floor_materials"]
     assert shared == ["light_diffuse", "headlight_ambient", "light_direction_jitter", "target_rgb_jitter"]
     for field in shared:
         assert reaches_beyond(ood, visual, field), (field, getattr(ood, field), getattr(visual, field))
-    assert all(getattr(ood, field) == 0 for field in TRAINING_ONLY_VISUAL)
+    # only training moves the image cameras and adds noise
+    assert not load_scenario("visual_ood").cameras.randomised
 
 
 @pytest.mark.parametrize("scenario", TRAINING)
@@ -125,7 +123,7 @@ def test_every_env_resets_and_renders_in_every_training_scenario(env_id: str, sc
 
 def test_camera_jitter_moves_the_image_cameras_within_its_bounds_and_nominal_none() -> None:
     mounted = load_scene("arm")
-    visual = load_scenario("train_visual").visual
+    cameras = load_scenario("train_visual").cameras
     for scenario in ("train_visual", "nominal"):
         env = gym.make("lnn_control/ArmReach-v0", scenario=scenario)
         model = env.unwrapped.model
@@ -138,8 +136,8 @@ def test_camera_jitter_moves_the_image_cameras_within_its_bounds_and_nominal_non
                 if scenario == "nominal":
                     assert moved == 0 and np.array_equal(camera.quat, nominal.quat)  # exactly as mounted
                 else:
-                    assert 0 < moved <= visual.camera_position_jitter
-                    assert 0 < turned <= visual.camera_angle_jitter + 1e-9
+                    assert 0 < moved <= cameras.position_jitter
+                    assert 0 < turned <= cameras.angle_jitter + 1e-9
             render = model.camera(env.unwrapped.RENDER_CAMERA)
             assert np.array_equal(render.pos, mounted.camera(env.unwrapped.RENDER_CAMERA).pos)
         env.close()
@@ -149,7 +147,7 @@ def test_image_noise_adds_its_standard_deviation_and_nothing_else() -> None:
     """The same seed with and without noise draws the same scene; the frames then differ by the
     rounded, clipped noise alone."""
     noisy = load_scenario("train_visual")
-    quiet = dataclasses.replace(noisy, visual=dataclasses.replace(noisy.visual, image_noise_std=0.0))
+    quiet = dataclasses.replace(noisy, cameras=dataclasses.replace(noisy.cameras, noise_std=0.0))
     frames = []
     for scenario in (noisy, quiet):
         env = gym.make("lnn_control/QuadTarget-v0", scenario=scenario)
@@ -158,7 +156,7 @@ def test_image_noise_adds_its_standard_deviation_and_nothing_else() -> None:
         env.close()
     difference = frames[0] - frames[1]
     assert abs(difference.mean()) < 0.2
-    assert difference.std() == pytest.approx(noisy.visual.image_noise_std, rel=0.1)
+    assert difference.std() == pytest.approx(noisy.cameras.noise_std, rel=0.1)
 
 
 @pytest.mark.parametrize("scenario", ["physics_ood", "config/sim/visual_ood.yaml"])

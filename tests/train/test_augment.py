@@ -21,7 +21,7 @@ from lnn_control.train.featurize import featurize_episode
 from lnn_control.train.state import TrainingState
 
 #: every operation at zero size
-NOTHING = AugmentationConfig(enabled=True, shift=0, brightness=0.0, colour=0.0, contrast=0.0, noise_std=0.0)
+NOTHING = AugmentationConfig(shift=0, brightness=0.0, colour=0.0, contrast=0.0, noise_std=0.0)
 
 
 def frames(count: int = 5, size: int = 12, seed: int = 0) -> torch.Tensor:
@@ -67,7 +67,7 @@ def test_zero_sizes_are_the_identity_and_any_draw_stays_uint8_in_range() -> None
     images = frames(6)
     same = augment_frames(images, NOTHING, torch.Generator().manual_seed(1))
     assert torch.equal(same, images)
-    strong = AugmentationConfig(enabled=True, shift=3, brightness=0.9, colour=0.9, contrast=0.9, noise_std=80.0)
+    strong = AugmentationConfig(shift=3, brightness=0.9, colour=0.9, contrast=0.9, noise_std=80.0)
     out = augment_frames(images, strong, torch.Generator().manual_seed(1))
     assert out.dtype == torch.uint8 and out.shape == images.shape
     assert int(out.min()) == 0 and int(out.max()) == 255  # saturates: clipped, not wrapped around
@@ -75,7 +75,7 @@ def test_zero_sizes_are_the_identity_and_any_draw_stays_uint8_in_range() -> None
 
 def test_pixel_noise_alone_has_its_standard_deviation() -> None:
     grey = torch.full((8, 32, 32, 3), 128, dtype=torch.uint8)
-    noise = AugmentationConfig(enabled=True, shift=0, brightness=0.0, colour=0.0, contrast=0.0, noise_std=5.0)
+    noise = AugmentationConfig(shift=0, brightness=0.0, colour=0.0, contrast=0.0, noise_std=5.0)
     out = augment_frames(grey, noise, torch.Generator().manual_seed(0)).to(torch.float64) - 128.0
     assert abs(float(out.mean())) < 0.1 and float(out.std()) == pytest.approx(5.0, rel=0.03)
 
@@ -99,8 +99,10 @@ def test_bad_augmentation_keys_are_refused_naming_them(section: dict, message: s
 def test_augmentation_is_off_unless_a_config_turns_it_on() -> None:
     from lnn_control.config import config_from_dict
 
-    config = config_from_dict(TrainConfig, {"env": {"id": "QuadTarget-v0"}, "model": "x.yaml"})
-    assert config.augmentation == AugmentationConfig() and not config.augmentation.enabled
+    base = {"env": {"id": "QuadTarget-v0"}, "model": "x.yaml"}
+    assert config_from_dict(TrainConfig, base).augmentation is None
+    assert config_from_dict(TrainConfig, {**base, "augmentation": None}).augmentation is None
+    assert config_from_dict(TrainConfig, {**base, "augmentation": {}}).augmentation == AugmentationConfig()
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +143,10 @@ def fitted_batches(
     return pairs
 
 
-@pytest.mark.parametrize("off", [None, AugmentationConfig(), AugmentationConfig(enabled=False, noise_std=50.0)])
 def test_with_the_key_off_the_policy_gets_the_dataset_batches_unchanged(
-    camera_data: StepDataset, monkeypatch: pytest.MonkeyPatch, off: AugmentationConfig | None
+    camera_data: StepDataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pairs = fitted_batches(camera_data, monkeypatch, off)
+    pairs = fitted_batches(camera_data, monkeypatch, None)
     assert sum(training for _, _, training in pairs) == 2 and len(pairs) > 2
     assert all(used is given for given, used, _ in pairs)
 
@@ -153,7 +154,7 @@ def test_with_the_key_off_the_policy_gets_the_dataset_batches_unchanged(
 def test_with_the_key_on_only_the_training_frames_change_and_reproducibly(
     camera_data: StepDataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    on = AugmentationConfig(enabled=True)
+    on = AugmentationConfig()
     first = fitted_batches(camera_data, monkeypatch, on)
     again = fitted_batches(camera_data, monkeypatch, on)
     other_seed = fitted_batches(camera_data, monkeypatch, on, seed=1)
@@ -171,16 +172,16 @@ def test_with_the_key_on_only_the_training_frames_change_and_reproducibly(
 def test_augment_batch_leaves_its_input_alone(camera_data: StepDataset) -> None:
     batch = camera_data.batch(camera_data.lanes([0, 1], 2)[:, :20])
     before = batch.frames["camera"].clone()
-    out = augment_batch(batch, AugmentationConfig(enabled=True), (0, 0, 0, 0))
+    out = augment_batch(batch, AugmentationConfig(), (0, 0, 0, 0))
     assert torch.equal(batch.frames["camera"], before) and not torch.equal(out.frames["camera"], before)
-    again = augment_batch(batch, AugmentationConfig(enabled=True), (0, 0, 0, 0))
+    again = augment_batch(batch, AugmentationConfig(), (0, 0, 0, 0))
     assert torch.equal(out.frames["camera"], again.frames["camera"])
 
 
 def test_a_training_run_augments_each_update_seeded_by_its_place(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``lnn-control train`` with ``augmentation.enabled`` in a training scenario: every update of
+    """``lnn-control train`` with an ``augmentation`` section in a training scenario: every update of
     behaviour cloning and of the DAgger round augments, seeded by (seed, phase, epoch, chunk)."""
     seeds: list[tuple[int, ...]] = []
     augment = bc.augment_batch
@@ -191,7 +192,7 @@ def test_a_training_run_augments_each_update_seeded_by_its_place(
 
     monkeypatch.setattr(bc, "augment_batch", counting)
     config = tiny_config("quad_target", tmp_path, env={"scenario": "train_randomised"},
-                         augmentation={"enabled": True},
+                         augmentation={},
                          evaluation={"episodes": 0})
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "out"), "--quiet"]) == 0
     assert seeds == [(0, 0, 0, 0), (0, 0, 0, 1), (0, 1, 0, 0), (0, 1, 0, 1)]
