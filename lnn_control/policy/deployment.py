@@ -23,6 +23,7 @@ disagree.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import os
@@ -38,7 +39,7 @@ from lnn_control.policy.guarded import GuardedController
 from lnn_control.policy.messages.commands import COMMAND_TYPES
 from lnn_control.policy.messages.sensors import MESSAGE_TYPES
 
-__all__ = ["Deployment", "OutputTopic", "StreamTopic", "deployment_from_parameters",
+__all__ = ["Deployment", "OutputTopic", "ParameterText", "StreamTopic", "deployment_from_parameters",
            "load_controller", "load_deployment", "load_node_parameters", "nest_parameters",
            "without_ros_parameters"]
 
@@ -47,27 +48,53 @@ T = TypeVar("T")
 TWIST_FIELDS = {f"{part}.{axis}" for part in ("linear", "angular") for axis in "xyz"}
 
 
+@dataclass(frozen=True)
+class ParameterText:
+    """What ``ros2 param describe`` says of a policy node parameter (a field's metadata).
+
+    :param text: the description; ``{stream}`` stands for the stream's name.
+    :param low: the inclusive lower bound of a number, if it has one (the upper is unbounded).
+    :param constraints: what else a value must satisfy, in words.
+    :param read_only: read once, at start-up (else: read at each configure).
+    """
+
+    text: str
+    low: float | None = None
+    constraints: str = ""
+    read_only: bool = False
+
+
+def described(text: str, default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING,
+              low: float | None = None, constraints: str = "", read_only: bool = False) -> Any:
+    """A field of a node parameter with its description (:class:`ParameterText`, in the field's
+    ``metadata["parameter"]``): the one place the parameter is documented, for this module's
+    readers and for ``ros2 param describe`` (:mod:`lnn_control.ros.policy_parameters`)."""
+    return field(default=default, default_factory=factory,
+                 metadata={"parameter": ParameterText(text, low, constraints, read_only)})
+
+
 @dataclass
 class StreamTopic:
     """Where one stream comes from."""
 
-    topic: str
-    #: message type, e.g. sensor_msgs/msg/Imu
-    type: str
-    #: sensor_data (best effort, as ROS sensor drivers publish) or reliable
-    qos: Literal["sensor_data", "reliable"] = "sensor_data"
-    #: watchdog: silent longer than this (s) -> safe command; 0 disables it for this stream
-    timeout_s: float = 0.5
-    #: joint_state streams: joints in the policy's order (empty: as published)
-    joint_names: list[str] = field(default_factory=list)
-    #: messages the subscription queues while the node is busy (keep-last history): a stall of
-    #: the node shorter than depth / rate loses no message (ROS's sensor_data default, 5, is
-    #: 25 ms of a 200 Hz IMU), and every queued message is still integrated at its own stamp
-    depth: int = 50
-    #: imu streams: the factor that converts the message's linear acceleration to m/s^2 (REP 145),
-    #: e.g. 9.80665 for a driver that publishes g; the angular velocity is left as it is. Other
-    #: kinds: must stay 1
-    scale: float = 1.0
+    topic: str = described("topic stream {stream} is read from")
+    type: str = described("message type of stream {stream}, e.g. sensor_msgs/msg/Imu",
+                          constraints="one that can carry the checkpoint's stream")
+    qos: Literal["sensor_data", "reliable"] = described(
+        "sensor_data (best effort, as sensor drivers publish) or reliable", "sensor_data")
+    timeout_s: float = described(
+        "watchdog: stream {stream} without a valid message for this long (s) -> the safe command "
+        "every command period; 0: not watched", 0.5, low=0.0)
+    joint_names: list[str] = described(
+        "joint_state streams: the joints in the policy's order (empty: as published)", factory=list)
+    #: a stall of the node shorter than depth / rate loses no message (ROS's sensor_data default,
+    #: 5, is 25 ms of a 200 Hz IMU), and every queued message is still integrated at its own stamp
+    depth: int = described(
+        "messages of stream {stream} queued while the node is busy (keep-last history)", 50, low=1)
+    #: the angular velocity is left as it is
+    scale: float = described(
+        "imu streams: the factor converting the linear acceleration to m/s^2 (REP 145), e.g. "
+        "9.80665 for a driver publishing g; other kinds: 1", 1.0, constraints="finite, > 0")
 
     def __post_init__(self) -> None:
         if not self.topic.startswith("/") and not self.topic[:1].isalpha():
@@ -85,13 +112,15 @@ class StreamTopic:
 class OutputTopic:
     """Where commands go and in what message."""
 
-    topic: str = "/lnn_control/command"
-    type: str = "std_msgs/msg/Float64MultiArray"
-    frame_id: str = "base_link"
-    #: JointTrajectory: the joint of each action
-    joint_names: list[str] = field(default_factory=list)
-    #: TwistStamped: the field (linear.x ... angular.z) of each action
-    twist_fields: list[str] = field(default_factory=list)
+    topic: str = described("topic the commands are published on", "/lnn_control/command")
+    type: str = described("the command message type, e.g. geometry_msgs/msg/TwistStamped",
+                          "std_msgs/msg/Float64MultiArray")
+    frame_id: str = described("header.frame_id of the commands", "base_link")
+    joint_names: list[str] = described(
+        "JointTrajectory: the joint of each action, in the policy's order", factory=list)
+    twist_fields: list[str] = described(
+        "TwistStamped: the field (linear.x ... angular.z) of each action, in the policy's order",
+        factory=list)
 
     def __post_init__(self) -> None:
         if self.type not in COMMAND_TYPES:
@@ -106,36 +135,38 @@ class Deployment:
     """Everything the policy node needs besides the checkpoint's own config."""
 
     streams: dict[str, StreamTopic]
-    #: checkpoint folder (policy.yaml + weights.safetensors)
-    checkpoint: str = ""
-    #: instead of a checkpoint, a controller factory ``module:function`` returning
-    #: ``(controller, PolicyConfig)``, e.g. an expert wrapped as a policy
-    controller: str = ""
+    checkpoint: str = described("checkpoint folder (policy.yaml + weights.safetensors)", "",
+                                constraints="set exactly one of checkpoint and controller")
+    controller: str = described(
+        "instead of a checkpoint, a controller factory module:function returning "
+        "(controller, PolicyConfig), e.g. an expert wrapped as a policy", "",
+        constraints="set exactly one of checkpoint and controller")
     output: OutputTopic = field(default_factory=OutputTopic)
-    #: torch (eager), onnx, compiled (AOTInductor) or native (generated C; needs `cc`)
-    engine: EngineKind = "onnx"
-    #: onnx: a step exported with `lnn-control export` (empty: export at start-up)
-    engine_file: str = ""
-    #: start active, skipping the lifecycle's configure and activate transitions
-    autostart: bool = False
-    #: watchdog and inactive command: the checkpoint's safe command, zeros (clipped to the
-    #: limits) or the last command held
-    safe_command: Literal["safe", "zeros", "hold"] = "safe"
-    #: control mode timer: command rate (Hz); 0 uses 1 / the checkpoint's nominal_dt_s
-    timer_rate_hz: float = 0.0
-    #: period of /diagnostics (s)
-    diagnostics_period_s: float = 1.0
-    #: messages stamped further than this (s) ahead of the node's clock are refused (a sensor
-    #: clock that runs ahead; ROS stamps are taken at or before publishing)
-    max_future_s: float = 0.1
-    #: a watched stream without a valid message for longer than this (s) is reported at ERROR
-    #: on /diagnostics (WARN from its timeout_s)
-    watchdog_error_s: float = 1.0
-    #: torch's intra-op threads in the node's process (image encoders, the torch engine): the
-    #: networks are small, and with 2 threads each layer of a camera frame waits for a second
+    engine: EngineKind = described(
+        "how the network steps: torch (eager), onnx, compiled (AOTInductor) or native "
+        "(generated C; needs cc)", "onnx")
+    engine_file: str = described(
+        "a step exported with `lnn-control export` (empty: exported at configure)", "")
+    autostart: bool = described("configure and activate at start-up, without lifecycle transitions",
+                                False, read_only=True)
+    safe_command: Literal["safe", "zeros", "hold"] = described(
+        "the command while the watchdog is tripped and on deactivate: the checkpoint's safe "
+        "command, zeros (clipped to the limits) or the last command held", "safe")
+    timer_rate_hz: float = described(
+        "control mode timer: the command rate (Hz); 0: 1 / the checkpoint's nominal_dt_s", 0.0, low=0.0)
+    diagnostics_period_s: float = described("period of /diagnostics (s)", 1.0, constraints="> 0")
+    #: (a sensor clock that runs ahead; ROS stamps are taken at or before publishing)
+    max_future_s: float = described(
+        "messages stamped further than this (s) ahead of the node's clock are refused", 0.1,
+        constraints="> 0")
+    watchdog_error_s: float = described(
+        "/diagnostics reports a watched stream at ERROR once it has had no valid message for this "
+        "long (s); at WARN from its timeout_s", 1.0, constraints="> 0")
+    #: the networks are small, and with 2 threads each layer of a camera frame waits for a second
     #: thread that a busy core has descheduled (measured on a loaded machine: the convolutions
     #: took 45 % of the node's busy time with 2 threads, 11 % with 1)
-    torch_threads: int = 1
+    torch_threads: int = described(
+        "torch's intra-op threads in the node's process (image encoders, the torch engine)", 1, low=1)
 
     def __post_init__(self) -> None:
         for key in ("max_future_s", "watchdog_error_s", "diagnostics_period_s", "torch_threads"):

@@ -4,8 +4,9 @@ The parameters are the fields of :class:`~lnn_control.policy.deployment.Deployme
 ROS names them: ``engine``, ``output.topic``, ``streams.<stream>.timeout_s`` (one set per stream
 the parameter file or ``--ros-args -p`` names). Their types and defaults are the dataclasses'
 (every parameter not given holds its default, so ``ros2 param list`` shows what the node runs
-with); descriptions and inclusive ranges are in :data:`DESCRIPTIONS` (a bound ROS cannot express,
-such as ``> 0``, is in the descriptor's constraints and checked at configure).
+with); so are their descriptions and inclusive ranges, each field's
+:class:`~lnn_control.policy.deployment.ParameterText` (a bound ROS cannot express, such as
+``> 0``, is in the descriptor's constraints and checked at configure).
 
 A parameter given at start-up that the node cannot take is refused, not ignored: an unknown name
 (a typo such as ``streams.imu.timeout`` would otherwise leave the 0.5 s default watchdog in
@@ -36,77 +37,14 @@ from lnn_control.policy.deployment import (
     ROS_OWN_PARAMETERS,
     Deployment,
     OutputTopic,
+    ParameterText,
     StreamTopic,
 )
 
-__all__ = ["DESCRIPTIONS", "declare_parameters", "is_ros_own"]
+__all__ = ["declare_parameters", "is_ros_own"]
 
 #: the largest integer an integer range admits (a C int: torch's thread count, a QoS depth)
 _INT_MAX = 2**31 - 1
-
-
-@dataclass(frozen=True)
-class Description:
-    """What ``ros2 param describe`` says of one parameter.
-
-    :param text: the description; ``{stream}`` stands for the stream's name.
-    :param low: the inclusive lower bound of a number, if it has one (the upper is unbounded).
-    :param constraints: what else a value must satisfy, in words.
-    :param read_only: read once, at start-up (else: read at each configure).
-    """
-
-    text: str
-    low: float | None = None
-    constraints: str = ""
-    read_only: bool = False
-
-
-#: each parameter's description, by name (``streams.*.<field>`` for every stream's)
-DESCRIPTIONS: dict[str, Description] = {
-    "checkpoint": Description("checkpoint folder (policy.yaml + weights.safetensors)",
-                              constraints="set exactly one of checkpoint and controller"),
-    "controller": Description("instead of a checkpoint, a controller factory module:function returning "
-                              "(controller, PolicyConfig), e.g. an expert wrapped as a policy",
-                              constraints="set exactly one of checkpoint and controller"),
-    "engine": Description("how the network steps: torch (eager), onnx, compiled (AOTInductor) or "
-                          "native (generated C; needs cc)"),
-    "engine_file": Description("a step exported with `lnn-control export` (empty: exported at configure)"),
-    "autostart": Description("configure and activate at start-up, without lifecycle transitions",
-                             read_only=True),
-    "safe_command": Description("the command while the watchdog is tripped and on deactivate: the "
-                                "checkpoint's safe command, zeros (clipped to the limits) or the last "
-                                "command held"),
-    "timer_rate_hz": Description("control mode timer: the command rate (Hz); 0: 1 / the checkpoint's "
-                                 "nominal_dt_s", low=0.0),
-    "diagnostics_period_s": Description("period of /diagnostics (s)", constraints="> 0"),
-    "max_future_s": Description("messages stamped further than this (s) ahead of the node's clock are "
-                                "refused", constraints="> 0"),
-    "watchdog_error_s": Description("/diagnostics reports a watched stream at ERROR once it has had no "
-                                    "valid message for this long (s); at WARN from its timeout_s",
-                                    constraints="> 0"),
-    "torch_threads": Description("torch's intra-op threads in the node's process (image encoders, the "
-                                 "torch engine)", low=1),
-    "output.topic": Description("topic the commands are published on"),
-    "output.type": Description("the command message type, e.g. geometry_msgs/msg/TwistStamped"),
-    "output.frame_id": Description("header.frame_id of the commands"),
-    "output.joint_names": Description("JointTrajectory: the joint of each action, in the policy's order"),
-    "output.twist_fields": Description("TwistStamped: the field (linear.x ... angular.z) of each action, "
-                                       "in the policy's order"),
-    "streams.*.topic": Description("topic stream {stream} is read from"),
-    "streams.*.type": Description("message type of stream {stream}, e.g. sensor_msgs/msg/Imu",
-                                  constraints="one that can carry the checkpoint's stream"),
-    "streams.*.qos": Description("sensor_data (best effort, as sensor drivers publish) or reliable"),
-    "streams.*.timeout_s": Description("watchdog: stream {stream} without a valid message for this long "
-                                       "(s) -> the safe command every command period; 0: not watched",
-                                       low=0.0),
-    "streams.*.joint_names": Description("joint_state streams: the joints in the policy's order (empty: "
-                                         "as published)"),
-    "streams.*.depth": Description("messages of stream {stream} queued while the node is busy (keep-last "
-                                   "history)", low=1),
-    "streams.*.scale": Description("imu streams: the factor converting the linear acceleration to m/s^2 "
-                                   "(REP 145), e.g. 9.80665 for a driver publishing g; other kinds: 1",
-                                   constraints="finite, > 0"),
-}
 
 _TYPES = {str: Parameter.Type.STRING, bool: Parameter.Type.BOOL, int: Parameter.Type.INTEGER,
           float: Parameter.Type.DOUBLE}
@@ -172,14 +110,14 @@ def declare_parameters(node: Node) -> list[str]:
 
 def _parameters(streams: list[str]) -> dict[str, _Declared]:
     """Every parameter of a node whose parameters name ``streams``, by name."""
-    known = _fields(Deployment, "", "")
-    known.update(_fields(OutputTopic, "output.", "output."))
+    known = _fields(Deployment, "")
+    known.update(_fields(OutputTopic, "output."))
     for stream in streams:
-        known.update(_fields(StreamTopic, f"streams.{stream}.", "streams.*.", stream))
+        known.update(_fields(StreamTopic, f"streams.{stream}.", stream))
     return known
 
 
-def _fields(cls: type, prefix: str, key: str, stream: str = "") -> dict[str, _Declared]:
+def _fields(cls: type, prefix: str, stream: str = "") -> dict[str, _Declared]:
     """The parameters of dataclass ``cls``'s fields of plain types (a nested dataclass, or the
     streams mapping, is declared by its own fields), named ``prefix + field``."""
     hints = typing.get_type_hints(cls)
@@ -188,7 +126,7 @@ def _fields(cls: type, prefix: str, key: str, stream: str = "") -> dict[str, _De
         kind = _parameter_type(hints[field.name])
         if kind is None:
             continue
-        description = DESCRIPTIONS[key + field.name]
+        description: ParameterText = field.metadata["parameter"]
         choices = typing.get_args(hints[field.name]) if typing.get_origin(hints[field.name]) is typing.Literal else ()
         constraints = "; ".join(filter(None, [
             f"one of {', '.join(choices)}" if choices else "", description.constraints,
