@@ -36,6 +36,7 @@ from lnn_control.sim.scenarios import QuadrotorRandomisation, uniform
 
 __all__ = [
     "MAX_RATES",
+    "PHYSICS_SIZE",
     "RATE_GAINS",
     "ROTOR_DRAG",
     "QuadrotorDraw",
@@ -44,6 +45,7 @@ __all__ = [
     "Wind",
     "draw_quadrotor",
     "quaternion_from_euler",
+    "read_physics",
 ]
 
 #: translational rotor drag, N s/m, world x, y, z (gym-pybullet-drones' Crazyflie coefficients
@@ -53,6 +55,8 @@ ROTOR_DRAG = np.array([0.0531, 0.0531, 0.0597])
 MAX_RATES = np.array([6.0, 6.0, 3.0])
 #: rate controller gains: commanded angular acceleration per rad/s of rate error, 1/s
 RATE_GAINS = np.array([25.0, 25.0, 12.0])
+#: length of the privileged ``physics`` stream's value (:meth:`QuadrotorDraw.physics`)
+PHYSICS_SIZE = 15
 #: the quadrotor's body and rotor names in the MJCF
 BODY = "quad"
 ROTORS = ("rotor1", "rotor2", "rotor3", "rotor4")
@@ -126,6 +130,7 @@ class RateController:
         half_thrust = params.max_thrust / 2.0
         action_to_ctrl = np.column_stack([per_command[:, 0] * half_thrust, rate_to_ctrl * MAX_RATES])
         self._action_t = action_to_ctrl.T.copy()
+        self._action_t_inverse = np.linalg.inv(self._action_t)
         self._offset = per_command[:, 0] * half_thrust
         self._rate_t = rate_to_ctrl.T.copy()
 
@@ -135,6 +140,11 @@ class RateController:
         :return: ``(..., 4)`` motor commands (MuJoCo clamps them to ``[0, 1]``).
         """
         return action @ self._action_t + self._offset - body_rates @ self._rate_t
+
+    def action_for(self, motor_commands: np.ndarray, body_rates: np.ndarray) -> np.ndarray:
+        """The action ``(..., 4)`` (not clipped) that gives ``motor_commands`` ``(..., 4)`` at body
+        rates ``(..., 3)`` rad/s: the inverse of :meth:`motor_commands`."""
+        return (motor_commands - self._offset + body_rates @ self._rate_t) @ self._action_t_inverse
 
     def action(self, thrust: np.ndarray | float, rates: np.ndarray) -> np.ndarray:
         """The normalised action asking for collective ``thrust`` (N) and body ``rates`` (rad/s).
@@ -183,6 +193,29 @@ class QuadrotorDraw:
         fields.actuator_gainprm[:, 0] = self.rotor_gain  # the four rotors are the only actuators
         fields.actuator_dynprm[:, 0] = self.motor_tau
         fields.dof_damping[dof : dof + 3] = self.drag
+
+    def physics(self, wind_force: np.ndarray) -> np.ndarray:
+        """The privileged ``physics`` stream's value, ``(PHYSICS_SIZE,)`` float64: mass kg,
+        inertia ``(3,)`` kg m^2, rotor gains ``(4,)`` N, motor time constant s, drag ``(3,)``
+        N s/m, then the wind's force on the airframe now, ``wind_force`` ``(3,)`` N (world)."""
+        return np.concatenate(
+            ([self.mass], self.inertia, self.rotor_gain, [self.motor_tau], self.drag, wind_force)
+        )
+
+
+def read_physics(value: np.ndarray, nominal: QuadrotorParams) -> tuple[QuadrotorParams, np.ndarray, np.ndarray]:
+    """Unpack a ``physics`` value (:meth:`QuadrotorDraw.physics`): the true airframe (geometry and
+    gravity from ``nominal``), its drag ``(3,)`` N s/m and the wind's force ``(3,)`` N."""
+    value = np.asarray(value, dtype=float)
+    airframe = QuadrotorParams(
+        mass=float(value[0]),
+        inertia=value[1:4].copy(),
+        rotor_max_thrust=value[4:8].copy(),
+        motor_tau=float(value[8]),
+        allocation=nominal.allocation,
+        gravity=nominal.gravity,
+    )
+    return airframe, value[9:12].copy(), value[12:15].copy()
 
 
 def draw_quadrotor(

@@ -104,6 +104,15 @@ class VelocityLoop:
         self.max_tilt = max_tilt
         self._integral = np.zeros(3)
 
+    @property
+    def integral(self) -> np.ndarray:
+        """``(3,)`` the integral of the velocity error, m (world frame; a copy)."""
+        return self._integral.copy()
+
+    def restore(self, integral: np.ndarray) -> None:
+        """Set the integral to ``integral`` ``(3,)`` m (another loop's :attr:`integral`)."""
+        self._integral = np.array(integral, dtype=float)
+
     def reset(self) -> None:
         """Forget the integral (a new flight)."""
         self._integral[:] = 0.0

@@ -247,6 +247,9 @@ class TrainConfig:
     #: keyword arguments of the env's expert (lnn_control.sim.experts.EXPERTS), e.g. gains; the
     #: expert labels every step, so a label should depend on the state only (see config/train)
     expert: dict[str, Any] = field(default_factory=dict)
+    #: label with the env's privileged teacher (lnn_control.sim.experts.TEACHERS: the expert told
+    #: the episode's hidden physics) instead of its expert; ``expert`` then holds its options
+    teacher: bool = False
     #: merged into the model config, mapping by mapping (a value replaces, a mapping merges)
     model_overrides: dict[str, Any] = field(default_factory=dict)
     #: initialises the network; all other randomness derives from the episode seeds

@@ -199,6 +199,7 @@ class CollectTask:
     :param beta: probability of applying the expert's command at each control step.
     :param metadata: extra metadata entries (source, round).
     :param expert_options: keyword arguments of the expert's class.
+    :param teacher: label with the env's privileged teacher instead of its expert.
     """
 
     env: EnvSpec
@@ -208,6 +209,7 @@ class CollectTask:
     beta: float = 1.0
     metadata: dict[str, Any] = field(default_factory=dict)
     expert_options: dict[str, Any] = field(default_factory=dict)
+    teacher: bool = False
 
     def run(self) -> dict[str, Any]:
         """Record the episode (unless its file exists); returns its metadata."""
@@ -218,7 +220,7 @@ class CollectTask:
         env = worker_env(self.env)
         learner = None if self.policy_dir is None else worker_runtime(self.policy_dir)
         mixture = Mixture(
-            make_expert(env.spec.id, self.expert_options),
+            make_expert(env.spec.id, self.expert_options, self.teacher),
             learner,
             frozenset(learner.specs) if learner is not None else frozenset(),
             self.beta if learner is not None else 1.0,
@@ -242,7 +244,7 @@ def round_tasks(
     policy = None if learner is None else str(learner)
     return [
         CollectTask(env, seed, str(data / f"seed_{seed}.npz"), policy, round_beta(config, round_index),
-                    {"source": source, "round": round_index}, config.expert)
+                    {"source": source, "round": round_index}, config.expert, config.teacher)
         for seed in round_seeds(config, round_index)
     ]
 

@@ -17,12 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``lnn-control evaluate``."""
     parser.description = (
         "Evaluate a policy checkpoint through the policy runtime on the env's sensor events "
-        "(or the privileged expert with --expert): success rate with a Wilson 95% confidence "
+        "(or the privileged expert with --expert, or the teacher told the episode's hidden physics "
+        "with --teacher): success rate with a Wilson 95% confidence "
         "interval, tracking error and failures by cause, per scenario."
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", help="policy checkpoint folder (e.g. RUN/policy or RUN/checkpoints/round_02)")
     source.add_argument("--expert", action="store_true", help="evaluate the env's privileged expert instead")
+    source.add_argument("--teacher", action="store_true",
+                        help="evaluate the env's privileged teacher (the expert told the hidden physics) instead")
     parser.add_argument("--env", help="env id or short name (default: the env the checkpoint was trained in)")
     parser.add_argument("--scenario", default="nominal",
                         help="scenario name or YAML path, or 'all' (nominal, timing_ood, physics_ood, visual_ood)")
@@ -60,8 +63,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     console = None if args.quiet else Console(stderr=True, soft_wrap=True)
     with EpisodeRunner(args.workers) as runner, progress_display(console) as progress:
         results = evaluate_policy(Path(args.model) if args.model else None, full, scenarios, args.episodes,
-                                  args.first_seed, runner, progress, config)
-    who = "expert" if args.expert else args.model
+                                  args.first_seed, runner, progress, config, args.teacher)
+    who = "teacher" if args.teacher else "expert" if args.expert else args.model
     print(f"{full}, {who}, seeds {args.first_seed}..{args.first_seed + args.episodes - 1}")
     print(f"{'scenario':<12} {'success':>8} {'95% CI':>15} {'tracking m':>11} {'final m':>9}  failures")
     for scenario, s in results.items():
@@ -72,7 +75,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"env": full, "model": args.model, "expert": bool(args.expert),
+        document = {"env": full, "model": args.model, "expert": bool(args.expert), "teacher": bool(args.teacher),
                     "first_seed": args.first_seed, "scenarios": results}
         path.write_text(json.dumps(document, indent=1) + "\n")
         print(f"wrote {path}")

@@ -149,7 +149,7 @@ class TrainingRun:
         self.workers = config.workers if workers is None else int(workers)
         self.env = env_spec_for(config.env.id, config.env.scenario, self.policy_config)
         check_actions(self.env, self.policy_config.actions)
-        make_expert(self.config.env.id, config.expert)  # a bad option fails now
+        make_expert(self.config.env.id, config.expert, config.teacher)  # a bad option fails now
         self.auxiliary_labels = None  # the privileged labels of the policy's auxiliary head, if any
         if any(spec.auxiliary for spec in self.policy_config.streams):
             from lnn_control.sim.experts import auxiliary_labels
@@ -370,9 +370,10 @@ def evaluate_policy(
     runner: EpisodeRunner,
     progress: Any = None,
     config: Optional[PolicyConfig] = None,
+    teacher: bool = False,
 ) -> dict[str, dict[str, Any]]:
-    """Evaluate a policy checkpoint (or the expert, ``policy_dir=None``) in ``env_id`` over
-    ``scenarios``; per scenario, :meth:`ScenarioResult.to_dict`."""
+    """Evaluate a policy checkpoint (or the expert, ``policy_dir=None``; its privileged teacher if
+    ``teacher``) in ``env_id`` over ``scenarios``; per scenario, :meth:`ScenarioResult.to_dict`."""
     results: dict[str, dict[str, Any]] = {}
     for scenario in scenarios:
         if config is None:
@@ -380,7 +381,7 @@ def evaluate_policy(
         else:
             spec = env_spec_for(env_id, scenario, config)
             env = EnvSpec(env_id, scenario, tuple(s.name for s in config.streams), spec.image_size)
-        tasks = [EvaluateTask(env, first_seed + i, None if policy_dir is None else str(policy_dir))
+        tasks = [EvaluateTask(env, first_seed + i, None if policy_dir is None else str(policy_dir), teacher)
                  for i in range(episodes)]
         outcomes = run_tasks(runner, progress, f"evaluation {Path(scenario).stem}", tasks)
         result = ScenarioResult(env_id, Path(scenario).stem, [EpisodeOutcome(**o) for o in outcomes])

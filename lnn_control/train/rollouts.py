@@ -134,11 +134,13 @@ def worker_runtime(policy_dir: str) -> Any:
 
 @dataclass(frozen=True)
 class EvaluateTask:
-    """Judge one episode of a policy checkpoint (``policy_dir``) or, if None, of the expert."""
+    """Judge one episode of a policy checkpoint (``policy_dir``) or, if None, of the expert (its
+    privileged teacher if ``teacher``)."""
 
     env: EnvSpec
     seed: int
     policy_dir: Optional[str] = None
+    teacher: bool = False
 
     def run(self) -> dict[str, Any]:
         """The episode's :class:`~lnn_control.train.evaluation.EpisodeOutcome` as a dict."""
@@ -149,7 +151,8 @@ class EvaluateTask:
 
         env = worker_env(self.env)
         if self.policy_dir is None:
-            return asdict(evaluate_episode(env, make_expert(env.spec.id), self.seed, privileged=True))
+            expert = make_expert(env.spec.id, teacher=self.teacher)
+            return asdict(evaluate_episode(env, expert, self.seed, privileged=True))
         runtime = worker_runtime(self.policy_dir)
         return asdict(evaluate_episode(env, runtime, self.seed, privileged=False, streams=list(runtime.specs)))
 

@@ -48,7 +48,9 @@ class ArmReachEnv(SensorEnv):
     by under 0.1 px per 2 cm); the side camera's view crosses it at about 80 degrees.
 
     **Privileged** (``info["privileged_events"]``): ``ground_truth`` (joint_state (12,), exact, every
-    control instant) and ``goal`` (vector (3,): the target's position m, world frame, at reset).
+    control instant), ``physics`` (vector (13,): link masses (6) kg, servo stiffness (6) N m/rad,
+    payload at the end effector kg; every control instant) and ``goal`` (vector (3,): the target's
+    position m, world frame, at reset).
 
     **Episode.** Start at the home pose plus up to ``start_joint_noise`` (0.3 rad) per joint;
     target uniform in x 0.3 to 0.65 m, y -0.3 to 0.3 m, z 0.08 to 0.4 m (the base is at the origin).
@@ -87,6 +89,10 @@ class ArmReachEnv(SensorEnv):
             "joint_state", (12,), "PRIVILEGED exact joint state at every control instant",
             privileged=True,
         ),
+        "physics": EnvStream(
+            "vector", (13,), "PRIVILEGED hidden physics: link masses (6) kg, servo stiffness (6) "
+            "N m/rad, payload at the end effector kg", privileged=True,
+        ),
         "goal": EnvStream("vector", (3,), "PRIVILEGED target position m", privileged=True),
     }
     DEFAULT_STREAMS = ("camera", "side_camera", "joints")
@@ -105,6 +111,10 @@ class ArmReachEnv(SensorEnv):
         self._nominal_gain = model.actuator_gainprm[:, 0].copy()
         self._nominal_bias = model.actuator_biasprm[:, :3].copy()
         self._ee = model.site("ee").id
+        #: the moving links' body ids, base to tool (each carries one joint)
+        self._links = np.flatnonzero(model.body_jntnum > 0)
+        #: mass hanging from the end effector now, kg (see the adaptation scenario)
+        self.payload = 0.0
         self.target = np.zeros(3)
         self._previous_action = self.joint_targets.action(HOME)
         self._held_s = 0.0
@@ -138,6 +148,10 @@ class ArmReachEnv(SensorEnv):
 
     def _ground_truth(self) -> np.ndarray:
         return np.concatenate((self.data.qpos, self.data.qvel))
+
+    def _physics(self) -> np.ndarray:
+        model = self.model
+        return np.concatenate((model.body_mass[self._links], model.actuator_gainprm[:, 0], [self.payload]))
 
     def _randomise(self, rng: np.random.Generator) -> None:
         scenario, model = self.scenario.arm, self.model

@@ -10,8 +10,9 @@ How a control step runs (``control period = k`` physics steps):
    next, then to the end of the period; a camera frame is rendered only when one is measured;
 3. each stream hands out the messages that have arrived by ``t + period`` (stamp + latency); they
    go to ``info["sensor_events"]`` in stamp order and the observation holds each stream's newest;
-4. the privileged streams (``ground_truth`` at the control instant, and a ``goal`` the policy must
-   not see) go to ``info["privileged_events"]``; they are never part of the observation.
+4. the privileged streams (``ground_truth`` and the episode's hidden ``physics`` at every control
+   instant, and a ``goal`` the policy must not see) go to ``info["privileged_events"]``; they are
+   never part of the observation, and no policy may declare them.
 
 Stamps are integer nanoseconds since the episode's reset. ``reset`` hands out one message of every
 stream stamped 0 (whatever its latency), so the first observation is defined.
@@ -156,6 +157,11 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         """The privileged ``ground_truth`` value at the current instant."""
         raise NotImplementedError
 
+    def _physics(self) -> np.ndarray:
+        """The privileged ``physics`` value at the current instant: the hidden physical parameters
+        (this episode's draw, and disturbances acting now) that only a privileged teacher reads."""
+        raise NotImplementedError
+
     def _randomise(self, rng: np.random.Generator) -> None:
         """Apply the scenario's physics randomisation for a new episode (before the state is set)."""
         raise NotImplementedError
@@ -217,7 +223,7 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         ]
         first = [stream.first(self.data) for stream in self._timed]
         self._latest = {event.stream: event.value for event in first}
-        privileged = [SensorEvent("ground_truth", 0, self._ground_truth())]
+        privileged = [SensorEvent("ground_truth", 0, self._ground_truth()), SensorEvent("physics", 0, self._physics())]
         goal = self._privileged_goal()
         if goal is not None:
             privileged.append(SensorEvent("goal", 0, goal))
@@ -255,7 +261,9 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
             latest[event.stream] = event.value
         reward, terminated, info = self._evaluate(clipped)
         info["sensor_events"] = EventBatch(arrived)
-        info["privileged_events"] = EventBatch((SensorEvent("ground_truth", end, self._ground_truth()),))
+        info["privileged_events"] = EventBatch(
+            (SensorEvent("ground_truth", end, self._ground_truth()), SensorEvent("physics", end, self._physics()))
+        )
         return self._observation(), reward, terminated, False, info
 
     def render(self) -> np.ndarray | None:

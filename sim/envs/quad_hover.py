@@ -62,7 +62,9 @@ class QuadHoverEnv(QuadrotorEnv):
     ==========  ============  =====  ===============================================  =====  ======  =======
 
     **Privileged** (``info["privileged_events"]``, for experts only, never observed):
-    ``ground_truth`` (odometry (13,), exact, stamped at every control instant).
+    ``ground_truth`` (odometry (13,), exact, stamped at every control instant) and ``physics``
+    (vector (15,), the episode's airframe and the wind's force now, at every control instant;
+    :meth:`~lnn_control.sim.quadrotor.QuadrotorDraw.physics`).
 
     **Episode.** Goal uniform in ``x, y`` in [-1, 1] m, ``z`` in [0.8, 1.5] m; start at the goal plus
     up to ``start_offset`` (1 m) per axis (at least 0.3 m high), roll and pitch up to

@@ -9,6 +9,7 @@ import numpy as np
 
 from lnn_control.policy.config import ActionSpec
 from lnn_control.sim.envs.quadrotor_env import QUADROTOR_STREAMS, QuadrotorEnv, sample_start
+from lnn_control.sim.quadrotor import PHYSICS_SIZE
 from lnn_control.sim.streams import EnvStream
 from lnn_control.sim.velocity import VelocityLoop, velocity_actions
 
@@ -41,8 +42,10 @@ class QuadTargetEnv(QuadrotorEnv):
     ==========  ========  =======  ==============================================  =====  ======  =======
 
     **Privileged** (``info["privileged_events"]``): ``ground_truth`` (odometry (13,), exact, every
-    control instant) and ``goal`` (vector (4,): the stand-off position [x, y, z] m facing the
-    target and the yaw rad that faces it; handed out at reset).
+    control instant), ``physics`` (vector (18,): QuadHover's 15 values, then the autopilot's
+    velocity-error integral (3,) m, world frame, at every control instant) and ``goal`` (vector
+    (4,): the stand-off position [x, y, z] m facing the target and the yaw rad that faces it;
+    handed out at reset).
 
     **Episode.** Start at (0, 0, 1) m plus up to ``start_offset`` per axis, any yaw, tilt and speed
     as in QuadHover. The target (a red sphere, radius 0.15 m) lies 2 to 3.5 m away at a bearing
@@ -58,6 +61,10 @@ class QuadTargetEnv(QuadrotorEnv):
 
     STREAMS = {
         **QUADROTOR_STREAMS,
+        "physics": EnvStream(
+            "vector", (PHYSICS_SIZE + 3,), "PRIVILEGED QuadHover's hidden physics (15), then the "
+            "autopilot's velocity-error integral (3) m, world frame", privileged=True,
+        ),
         "goal": EnvStream(
             "vector", (4,), "PRIVILEGED stand-off position m and yaw rad facing the target",
             privileged=True,
@@ -106,6 +113,9 @@ class QuadTargetEnv(QuadrotorEnv):
 
     def _privileged_goal(self) -> np.ndarray:
         return np.append(self.goal, self.goal_yaw)
+
+    def _physics(self) -> np.ndarray:
+        return np.concatenate((super()._physics(), self.autopilot.integral))
 
     def _evaluate(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         reward, terminated, info = self._goal_terms(action)

@@ -17,6 +17,7 @@ from lnn_control.policy.config import ActionSpec
 from lnn_control.sim.quadrotor import (
     BODY,
     MAX_RATES,
+    PHYSICS_SIZE,
     QuadrotorDraw,
     QuadrotorParams,
     RateController,
@@ -65,6 +66,11 @@ QUADROTOR_STREAMS: dict[str, EnvStream] = {
     ),
     "ground_truth": EnvStream(
         "odometry", (13,), "PRIVILEGED exact odometry at every control instant", privileged=True
+    ),
+    "physics": EnvStream(
+        "vector", (PHYSICS_SIZE,), "PRIVILEGED hidden physics at every control instant: mass kg, "
+        "inertia (3) kg m^2, rotor gains (4) N, motor time constant s, drag (3) N s/m, wind force "
+        "(3) N (QuadrotorDraw.physics)", privileged=True,
     ),
 }
 
@@ -198,6 +204,10 @@ class QuadrotorEnv(SensorEnv):
 
     def _ground_truth(self) -> np.ndarray:
         return quaternion_to_ros(np.concatenate((self.data.qpos, self.data.qvel)))
+
+    def _physics(self) -> np.ndarray:
+        assert self.draw is not None
+        return self.draw.physics(self._wind_force)
 
     def _randomise(self, rng: np.random.Generator) -> None:
         scenario = self.scenario.quadrotor

@@ -126,12 +126,22 @@ class GeometricController:
         self._last_ns = stamp_ns
         if length < self.integral_zone:
             self._integral = np.clip(self._integral + error * dt, -self.max_integral, self.max_integral)
+        thrust, rates = thrust_and_rates(self._force(error, velocity), yaw, rotation, self.k_R, self.max_tilt)
+        return to_command(self.actions, self._action(thrust, rates).astype(np.float32))
+
+    def _force(self, error: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+        """The force ``(3,)`` N (world) to ask of the airframe at position ``error`` ``(3,)`` m
+        (clipped) and ``velocity`` ``(3,)`` m/s, on the airframe it believes."""
         weight = self.params.mass * self.params.gravity
         force = -self.k_x * error - self.k_v * velocity - self.k_i * self._integral + ROTOR_DRAG * velocity
         force[2] += weight
         force[2] = max(force[2], 0.2 * weight)
-        thrust, rates = thrust_and_rates(force, yaw, rotation, self.k_R, self.max_tilt)
-        return to_command(self.actions, self._rates.action(thrust, rates).astype(np.float32))
+        return force
+
+    def _action(self, thrust: float, rates: np.ndarray) -> np.ndarray:
+        """The env's normalised action ``(4,)`` for collective ``thrust`` N and body ``rates``
+        ``(3,)`` rad/s, through the flight controller it believes."""
+        return self._rates.action(thrust, rates)
 
 
 def rotation_matrix(quaternion_xyzw: np.ndarray) -> np.ndarray:

@@ -82,12 +82,13 @@ def test_privileged_streams_are_apart_and_never_observed(env_id: str) -> None:
     env = gym.make(env_id)
     unwrapped = env.unwrapped
     privileged = {name for name, spec in unwrapped.STREAMS.items() if spec.privileged}
-    assert "ground_truth" in privileged and not privileged & set(env.observation_space.spaces)
+    assert {"ground_truth", "physics"} <= privileged and not privileged & set(env.observation_space.spaces)
     _, info = env.reset(seed=0)
     assert {e.stream for e in info["privileged_events"]} <= privileged
     _, _, _, _, info = env.step(env.action_space.sample())
-    (truth,) = info["privileged_events"]
+    truth, physics = info["privileged_events"]
     assert truth.stream == "ground_truth" and truth.stamp_ns == unwrapped.now_ns
+    assert physics.stream == "physics" and physics.stamp_ns == unwrapped.now_ns
     assert not {e.stream for e in info["sensor_events"]} & privileged
     for name in privileged:
         with pytest.raises(ConfigError, match=f"stream '{name}' is privileged"):
@@ -117,7 +118,7 @@ def test_quad_target_observes_no_target_position() -> None:
 def test_odometry_uses_ros_quaternion_order_and_matches_ground_truth_at_reset() -> None:
     env = gym.make("lnn_control/QuadHover-v0")
     observation, info = env.reset(seed=9)
-    (truth,) = info["privileged_events"]
+    truth = next(e for e in info["privileged_events"] if e.stream == "ground_truth")
     data = env.unwrapped.data
     np.testing.assert_allclose(truth.value[3:7], [*data.qpos[4:7], data.qpos[3]])  # [qx, qy, qz, qw]
     odom = next(e for e in info["sensor_events"] if e.stream == "odom").value

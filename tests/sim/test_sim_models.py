@@ -157,7 +157,7 @@ def test_imu_at_hover_reads_gravity_in_the_env() -> None:
         def collect(env: gym.Env, observation: object, info: dict) -> None:
             if env.unwrapped.now_ns >= 3_000_000_000:  # the last 2 s of the 5 s episode
                 samples.extend(e.value for e in info["sensor_events"] if e.stream == "imu")
-                truth.extend(e.value for e in info["privileged_events"])
+                truth.extend(e.value for e in info["privileged_events"] if e.stream == "ground_truth")
 
         result = run_episode(env, make_expert("lnn_control/QuadHover-v0"), seed=4, on_step=collect)
         assert result.success
