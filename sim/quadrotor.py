@@ -274,6 +274,11 @@ class Wind:
         self.gust[where] = self._rng.standard_normal(np.shape(self.gust[where])) * self._gust_std
         self.calm = self._kick == 0.0 and not np.any(self.steady)
 
+    def add(self, steady: np.ndarray, where: Any = ...) -> None:
+        """Add ``steady`` wind, m/s, to the episodes' (all, or the batch entries ``where``)."""
+        self.steady[where] = self.steady[where] + steady
+        self.calm = False
+
     def step(self) -> np.ndarray:
         """Advance the gusts by one control period; the wind velocity ``(..., 3)`` m/s."""
         self.gust = self.gust * self._decay + self._kick * self._rng.standard_normal(self.gust.shape)

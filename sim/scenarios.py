@@ -5,7 +5,7 @@ The evaluation scenarios are ``nominal``, ``timing_ood`` (rates x0.5 to x2, 30 %
 dropped messages), ``physics_ood`` (wind and gusts, mass +-30 %, motor and inertia changes) and
 ``visual_ood`` (floor textures and lighting never seen in ``nominal``); every ``*_ood`` scenario is
 for evaluation only. The training scenarios, ``train_*`` (``train_physics``, ``train_visual`` and
-both together in ``train_randomised``), randomise physics within half of ``physics_ood``'s
+both together in ``train_randomised``), randomise physics within three quarters of ``physics_ood``'s
 deviations and appearance from floor textures no evaluation scenario uses. Every key is optional; a
 missing key keeps the default given here, and an unknown or invalid key is an error that names it.
 Ranges are written ``[low, high]`` (``[1.0, 1.0]`` for a fixed value); each episode draws from them.
@@ -29,6 +29,7 @@ from lnn_control.sim.imu import ImuNoise
 from lnn_control.sim.timing import StreamTiming
 
 __all__ = [
+    "Adaptation",
     "ArmRandomisation",
     "Bounds",
     "CameraRandomisation",
@@ -233,6 +234,48 @@ class CameraRandomisation:
 
 
 @dataclass(frozen=True)
+class Adaptation:
+    """A change of the robot in the middle of an episode, which a controller must adapt to.
+
+    Each episode draws one of ``changes`` (none if empty) and the instant it happens; the draws
+    come from a child of the episode's generator, so the episode is the same one up to the change.
+
+    :param changes: what may happen: ``payload`` (the quadrotor's mass grows by
+        ``payload_fraction``; the arm's end effector picks up ``arm_payload``), ``wind`` (the
+        quadrotor's steady wind grows by ``wind_step`` in a random horizontal direction).
+    :param at_s: when the change happens, s after the reset.
+    :param payload_fraction: the quadrotor's payload, a fraction of its mass.
+    :param wind_step: the steady wind's step, m/s.
+    :param arm_payload: the arm's payload, kg (its servos' gravity compensation does not know it).
+    """
+
+    changes: tuple[str, ...] = ()
+    at_s: Bounds = (2.0, 2.5)
+    payload_fraction: float = 0.25
+    wind_step: float = 1.5
+    arm_payload: float = 2.0
+
+    #: the changes there are
+    CHANGES = ("payload", "wind")
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.changes) - set(self.CHANGES))
+        _check(not unknown, f"changes: unknown change {unknown[0]!r} (choose from {', '.join(self.CHANGES)})"
+               if unknown else "")
+        _ranges(self, ("at_s",), 0.0)
+        _check(self.payload_fraction >= 0, "payload_fraction must be >= 0")
+        _check(self.wind_step >= 0, "wind_step must be >= 0 m/s")
+        _check(self.arm_payload >= 0, "arm_payload must be >= 0 kg")
+
+    def draw(self, rng: np.random.Generator, offered: tuple[str, ...]) -> tuple[str | None, float]:
+        """This episode's change among those the env ``offered`` (None: no change) and its time, s."""
+        possible = [change for change in self.changes if change in offered]
+        if not possible:
+            return None, math.inf
+        return possible[int(rng.integers(len(possible)))], uniform(rng, self.at_s)
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A named simulation scenario.
 
@@ -244,6 +287,7 @@ class Scenario:
     :param arm: arm randomisation.
     :param visual: appearance randomisation.
     :param cameras: the image cameras' pose jitter and pixel noise.
+    :param adaptation: a change of the robot mid-episode (none by default).
     """
 
     name: str
@@ -254,6 +298,7 @@ class Scenario:
     arm: ArmRandomisation = field(default_factory=ArmRandomisation)
     visual: VisualRandomisation = field(default_factory=VisualRandomisation)
     cameras: CameraRandomisation = field(default_factory=CameraRandomisation)
+    adaptation: Adaptation = field(default_factory=Adaptation)
 
 
 def scenario_dirs() -> list[Path]:

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: the scenarios ``--scenario all`` runs, in report order
-SCENARIOS = ("nominal", "timing_ood", "physics_ood", "visual_ood")
+SCENARIOS = ("nominal", "timing_ood", "physics_ood", "visual_ood", "adaptation_ood")
 
 
 @dataclass

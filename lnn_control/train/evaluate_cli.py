@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate the env's privileged teacher (the expert told the hidden physics) instead")
     parser.add_argument("--env", help="env id or short name (default: the env the checkpoint was trained in)")
     parser.add_argument("--scenario", default="nominal",
-                        help="scenario name or YAML path, or 'all' (nominal, timing_ood, physics_ood, visual_ood)")
+                        help="scenario name or YAML path, or 'all' (nominal, timing_ood, physics_ood, visual_ood, adaptation_ood)")
     parser.add_argument("--episodes", type=int, default=100, help="episodes per scenario (default 100)")
     parser.add_argument("--first-seed", type=int, default=0, help="episodes use seeds first-seed, +1, ... (default 0)")
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2; 0: in-process)")
@@ -43,6 +43,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from lnn_control.policy.config import PolicyConfig
     from lnn_control.sim.ids import env_id
     from lnn_control.train.config import SCENARIOS
+    from lnn_control.train.evaluation import adaptation_line
     from rich.console import Console
 
     from lnn_control.train.pipeline import evaluate_policy, progress_display
@@ -72,6 +73,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         causes = ", ".join(f"{k} {v}" for k, v in s["failures"].items() if v) or "-"
         print(f"{scenario:<12} {s['success_rate']:>8.1%} {low:>7.1%}-{high:<7.1%} "
               f"{s['tracking_error_m']:>11.4f} {s['final_distance_m']:>9.4f}  {causes}")
+    for scenario, s in results.items():
+        if "adaptation" in s:
+            print(f"{scenario}: {adaptation_line(s)}")
     if args.json:
         path = Path(args.json)
         path.parent.mkdir(parents=True, exist_ok=True)

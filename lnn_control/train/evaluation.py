@@ -22,6 +22,13 @@ arm), the final distance and the failure's cause, the first that applies of:
                    window (overshoot, drift, arriving too late)
 =================  ==================================================================
 
+In a scenario that changes the robot mid-episode (``adaptation``, e.g. ``adaptation_ood``), each
+episode also reports the change, the largest distance to the goal from the change on
+(``deviation_m``) and the recovery time (``recovery_s``): from the change until the distance is
+within the success radius for the rest of the episode (0 if it never leaves; ``None`` if it ends
+outside or crashed). The summary counts the episodes that recovered within
+:data:`RECOVERY_LIMIT_S`.
+
 The success rate's 95 % confidence interval is Wilson's score interval, which stays inside
 [0, 1] and is not degenerate at 0 % or 100 %.
 """
@@ -36,10 +43,13 @@ from typing import Any, Optional
 import numpy as np
 
 from lnn_control.policy.events import Controller
+from lnn_control.units import NS_PER_S
 
 __all__ = [
     "EpisodeOutcome",
+    "RECOVERY_LIMIT_S",
     "ScenarioResult",
+    "adaptation_line",
     "evaluate_episode",
     "success_window",
     "wilson_interval",
@@ -47,6 +57,8 @@ __all__ = [
 
 #: failure causes, in the order they are tested
 CAUSES = ("crash", "non_finite", "never_reached", "not_held")
+#: an adaptation episode counts as recovered when back within the radius for good this soon, s
+RECOVERY_LIMIT_S = 2.0
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.959963984540054) -> tuple[float, float]:
@@ -87,6 +99,10 @@ class EpisodeOutcome:
     :param min_distance_m: the closest the episode came to the goal, m.
     :param cause: why it failed (see the module docstring); ``None`` on success.
     :param episode_return: sum of rewards.
+    :param change: the mid-episode change (scenario ``adaptation``), or None.
+    :param deviation_m: the largest distance to the goal from the change on, m (None: no change).
+    :param recovery_s: from the change until within the radius for good, s (None: no change, or
+        never recovered).
     """
 
     seed: int
@@ -98,6 +114,9 @@ class EpisodeOutcome:
     min_distance_m: float
     cause: Optional[str]
     episode_return: float
+    change: Optional[str] = None
+    deviation_m: Optional[float] = None
+    recovery_s: Optional[float] = None
 
 
 @dataclass
@@ -119,6 +138,7 @@ class ScenarioResult:
         def mean(key: str) -> float:
             return float(np.mean([getattr(e, key) for e in self.episodes])) if count else float("nan")
 
+        adaptation = {"adaptation": self.adaptation()} if any(e.change for e in self.episodes) else {}
         return {
             "env": self.env_id,
             "scenario": self.scenario,
@@ -130,11 +150,47 @@ class ScenarioResult:
             "final_distance_m": mean("final_distance_m"),
             "failures": failures,
             "failed_seeds": [e.seed for e in self.episodes if not e.success],
+            **adaptation,
         }
+
+    def adaptation(self) -> dict[str, Any]:
+        """How the episodes with a mid-episode change took it: per change and over all, the
+        episodes, those recovered within :data:`RECOVERY_LIMIT_S` (rate and Wilson 95 % interval),
+        the mean and largest deviation (m) and the median recovery time (s, of those recovered)."""
+        changed = [e for e in self.episodes if e.change]
+        groups = {"all": changed, **{c: [e for e in changed if e.change == c] for c in sorted({e.change for e in changed})}}
+        figures = {}
+        for name, episodes in groups.items():
+            recovered = [e.recovery_s for e in episodes if e.recovery_s is not None and e.recovery_s <= RECOVERY_LIMIT_S]
+            deviations = [e.deviation_m for e in episodes]
+            times = [e.recovery_s for e in episodes if e.recovery_s is not None]
+            figures[name] = {
+                "episodes": len(episodes),
+                "recovered": len(recovered),
+                "recovered_rate": len(recovered) / len(episodes),
+                "ci95": list(wilson_interval(len(recovered), len(episodes))),
+                "deviation_m_mean": float(np.mean(deviations)),
+                "deviation_m_max": float(np.max(deviations)),
+                "recovery_s_median": float(np.median(times)) if times else None,
+            }
+        return figures
 
     def to_dict(self) -> dict[str, Any]:
         """The summary plus every episode."""
         return {**self.summary(), "per_episode": [asdict(e) for e in self.episodes]}
+
+
+def adaptation_line(summary: dict[str, Any]) -> str:
+    """One line on how a scenario's mid-episode changes were taken (its summary's
+    ``adaptation``), e.g. ``recovered within 2 s: 97/100 (91.5%-99.0%); payload 49/50, ...``."""
+    figures = summary["adaptation"]
+    overall = figures["all"]
+    parts = [f"{name} {f['recovered']}/{f['episodes']}, deviation mean {f['deviation_m_mean']:.3f} m "
+             f"max {f['deviation_m_max']:.3f} m" for name, f in figures.items() if name != "all"]
+    median = overall["recovery_s_median"]
+    return (f"recovered within {RECOVERY_LIMIT_S:g} s: {overall['recovered']}/{overall['episodes']} "
+            f"({overall['ci95'][0]:.1%}-{overall['ci95'][1]:.1%}), median recovery "
+            f"{'-' if median is None else f'{median:.2f} s'}; " + "; ".join(parts))
 
 
 def evaluate_episode(
@@ -149,10 +205,12 @@ def evaluate_episode(
     from lnn_control.sim.rollout import run_episode
 
     distances: list[float] = []
+    stamps: list[int] = []
 
     def on_step(env: Any, observation: Any, info: dict[str, Any]) -> None:
         if "distance" in info:
             distances.append(float(info["distance"]))
+            stamps.append(env.unwrapped.now_ns)
 
     result = run_episode(env, controller, seed, privileged=privileged, on_step=on_step, streams=streams)
     radius, hold = success_window(env)
@@ -172,6 +230,7 @@ def evaluate_episode(
         else:
             cause = "not_held"
     return EpisodeOutcome(
+        **_adaptation(env.unwrapped, stamps, distances, radius, result.terminated),
         seed=int(seed),
         success=bool(result.success),
         steps=int(result.steps),
@@ -182,3 +241,18 @@ def evaluate_episode(
         cause=cause,
         episode_return=float(result.episode_return),
     )
+
+
+def _adaptation(env: Any, stamps: list[int], distances: list[float], radius: float, crashed: bool) -> dict[str, Any]:
+    """The change, deviation (m) and recovery time (s) of an episode whose env changed mid-episode
+    (``env.change_ns``); distances ``(K,)`` m at the control instants ``stamps`` ``(K,)`` ns."""
+    change_ns = getattr(env, "change_ns", None)
+    if change_ns is None:
+        return {}
+    after = [(stamp, distance) for stamp, distance in zip(stamps, distances) if stamp > change_ns]
+    outside = [index for index, (_, distance) in enumerate(after) if distance >= radius]
+    if crashed or (outside and outside[-1] == len(after) - 1):
+        recovery = None
+    else:  # inside from the instant after the last one outside
+        recovery = (after[outside[-1] + 1][0] - change_ns) / NS_PER_S if outside else 0.0
+    return {"change": env.change, "deviation_m": max(d for _, d in after), "recovery_s": recovery}

@@ -51,7 +51,7 @@ from lnn_control.train.config import TrainConfig
 from lnn_control.train.dagger import round_beta, round_summary, round_tasks
 from lnn_control.train.dataset import StepDataset
 from lnn_control.train.demonstrations import load_episode, write_schema
-from lnn_control.train.evaluation import EpisodeOutcome, ScenarioResult
+from lnn_control.train.evaluation import EpisodeOutcome, ScenarioResult, adaptation_line
 from lnn_control.train.featurize import featurize_episode
 from lnn_control.train.rollouts import EnvSpec, EpisodeRunner, EvaluateTask, check_actions, env_spec_for
 from lnn_control.train.state import (
@@ -409,4 +409,4 @@ def _summary_line(result: dict[str, Any]) -> str:
     causes = ", ".join(f"{k} {v}" for k, v in result["failures"].items() if v) or "none"
     return (f"{result['scenario']}: success {result['success_rate']:.1%} (95% CI {low:.1%}-{high:.1%}) "
             f"over {result['episodes']} episodes; tracking error {result['tracking_error_m']:.3f} m; "
-            f"failures: {causes}")
+            f"failures: {causes}" + (f"; {adaptation_line(result)}" if "adaptation" in result else ""))

@@ -17,6 +17,7 @@ import numpy as np
 
 from lnn_control.policy.model import LiquidPolicy
 from lnn_control.train.config import TrainConfig
+from lnn_control.train.evaluation import adaptation_line
 from lnn_control.train.rollouts import EnvSpec
 from lnn_control.train.state import TrainingState
 
@@ -231,6 +232,7 @@ def _markdown(folder: Any, config: TrainConfig, policy: LiquidPolicy, state: Tra
             lines.append(f"| {name} | {s['successes']}/{s['episodes']} ({s['success_rate']:.1%}) | "
                          f"{s['ci95'][0]:.1%}-{s['ci95'][1]:.1%} | {s['tracking_error_m']:.4f} | "
                          f"{s['final_distance_m']:.4f} | {causes} |")
+        lines += [f"\n{name}: {adaptation_line(s)}" for name, s in scenarios.items() if "adaptation" in s]
         lines += ["", "![evaluation](evaluation.png)"]
     else:
         lines.append("No evaluation was configured (`evaluation.episodes: 0`).")

@@ -68,6 +68,7 @@ class ArmReachEnv(SensorEnv):
     IMAGE_CAMERA = "workspace"
     SIDE_CAMERA = "side"
     RENDER_CAMERA = "overview"
+    CHANGES = ("payload",)
     STREAMS = {
         "camera": EnvStream(
             "image", (64, 64, 3), "fixed workspace camera rgb8, image_size square",
@@ -164,6 +165,7 @@ class ArmReachEnv(SensorEnv):
         mujoco.mj_setConst(model, self.data)
 
     def _reset_task(self, rng: np.random.Generator) -> None:
+        self.payload = 0.0
         noise = self.scenario.arm.start_joint_noise
         self.data.qpos[:] = HOME + rng.uniform(-noise, noise, HOME.shape)
         self.data.ctrl[:] = self.data.qpos
@@ -175,8 +177,18 @@ class ArmReachEnv(SensorEnv):
     def _privileged_goal(self) -> np.ndarray:
         return self.target.copy()
 
+    def _make_change(self, change: str, rng: np.random.Generator) -> None:
+        self.payload = self.scenario.adaptation.arm_payload
+
     def _apply_action(self, action: np.ndarray) -> None:
         self.data.ctrl[:] = self.joint_targets.targets(action)
+        if self.payload:
+            # its weight at the end effector: a force at the last link's centre of mass and the
+            # moment of the force's offset from it
+            data, body = self.data, self._links[-1]
+            weight = np.array([0.0, 0.0, -self.payload * float(np.linalg.norm(self.model.opt.gravity))])
+            data.xfrc_applied[body, :3] = weight
+            data.xfrc_applied[body, 3:] = np.cross(data.site_xpos[self._ee] - data.xipos[body], weight)
 
     def _evaluate(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
         offset = self.end_effector - self.target

@@ -94,6 +94,8 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
     RENDER_CAMERA: ClassVar[str]
     #: the action's size
     ACTION_SIZE: ClassVar[int]
+    #: the mid-episode changes this env can make (a scenario's ``adaptation.changes``)
+    CHANGES: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -147,6 +149,12 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._now_ns = 0
         #: this episode's timing of each observed stream (the scenario's draw)
         self.stream_timing: dict[str, StreamTiming] = {}
+        #: this episode's mid-episode change (scenario ``adaptation``; None: none), and the
+        #: control instant it happened at, ns (None: not yet or never)
+        self.change: str | None = None
+        self.change_ns: int | None = None
+        self._change_at_ns = math.inf
+        self._change_rng = np.random.default_rng(0)
 
     # ------------------------------------------------------------------ hooks for subclasses
     def _reader(self, name: str) -> Reader:
@@ -176,6 +184,10 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
 
     def _apply_action(self, action: np.ndarray) -> None:
         """Turn the clipped action into actuator commands (and any per-step disturbance)."""
+        raise NotImplementedError
+
+    def _make_change(self, change: str, rng: np.random.Generator) -> None:
+        """Change the robot now: one of :attr:`CHANGES` (see :class:`~lnn_control.sim.scenarios.Adaptation`)."""
         raise NotImplementedError
 
     def _evaluate(self, action: np.ndarray) -> tuple[float, bool, dict[str, Any]]:
@@ -213,6 +225,12 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._reset_task(rng)
         mujoco.mj_forward(self.model, self.data)
         self._now_ns = 0
+        # from a child generator, which draws nothing from ``rng``: up to the change, the episode
+        # is the one the same seed gives without it
+        self._change_rng = rng.spawn(1)[0]
+        self.change, at_s = self.scenario.adaptation.draw(self._change_rng, self.CHANGES)
+        self._change_at_ns = at_s * NS_PER_S
+        self.change_ns = None
 
         self.stream_timing = {
             name: self.scenario.timing.apply(self.STREAMS[name].timing, rng) for name in self.streams
@@ -234,6 +252,10 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self, action: np.ndarray
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
         clipped = np.minimum(np.maximum(np.asarray(action, dtype=np.float64), -1.0), 1.0)
+        if self.change_ns is None and self._now_ns >= self._change_at_ns:
+            assert self.change is not None
+            self._make_change(self.change, self._change_rng)
+            self.change_ns = self._now_ns
         self._apply_action(clipped)
         start, end = self._now_ns, self._now_ns + self._control_ns
         model, data, physics_ns = self.model, self.data, self._physics_ns

@@ -6,6 +6,7 @@ See :mod:`lnn_control.sim.quadrotor` for the action's physical meaning and the r
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -148,6 +149,7 @@ class QuadrotorEnv(SensorEnv):
     ACTION_SIZE = 4
     IMAGE_CAMERA = "fpv"
     RENDER_CAMERA = "chase"
+    CHANGES = ("payload", "wind")
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -220,6 +222,17 @@ class QuadrotorEnv(SensorEnv):
         # from a child generator, which draws nothing from ``rng``: the episodes stay those of
         # the same seed before the attitude stream existed, whichever streams are chosen
         self._attitude_error[:] = rng.spawn(1)[0].normal(0.0, ATTITUDE_ERROR_STD, 3)
+
+    def _make_change(self, change: str, rng: np.random.Generator) -> None:
+        assert self.draw is not None and self._wind is not None
+        adaptation = self.scenario.adaptation
+        if change == "payload":
+            self.draw = dataclasses.replace(self.draw, mass=self.draw.mass * (1.0 + adaptation.payload_fraction))
+            self.model.body_mass[self._body_id] = self.draw.mass
+            mujoco.mj_setConst(self.model, mujoco.MjData(self.model))  # not self.data: it keeps the state
+        else:
+            heading = rng.uniform(-np.pi, np.pi)
+            self._wind.add(adaptation.wind_step * np.array([np.cos(heading), np.sin(heading), 0.0]))
 
     def _apply_action(self, action: np.ndarray) -> None:
         self._ctrl[:] = self.controller.motor_commands(action, self._body_rates)

@@ -126,8 +126,14 @@ class TargetTeacher(TargetSearch):
     rotors' thrust per nominal newton, and commands the set-point for which the autopilot, given
     its integral now (read from ``physics`` (18,)), asks for exactly that force.
 
+    It counts the target as found once it is ahead, within :attr:`FOUND_WITHIN` horizontally,
+    wherever it is vertically: in a strong wind the airframe leans by up to 0.5 rad, and the body-
+    fixed camera with it, so a target at the drone's height can sit above or below the image.
+
     Options as :class:`TargetSearch`.
     """
+
+    FOUND_WITHIN = (TargetSearch.FOUND_WITHIN[0], math.pi)
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -155,7 +161,6 @@ class TargetTeacher(TargetSearch):
         if not self._told or self._state is None:
             return setpoint
         truth, autopilot = self._truth, self._autopilot
-        nominal = truth.nominal
         velocity = self._state[7:10]
         rotation = rotation_matrix(self._state[3:7])
         heading = yaw_of(rotation)
@@ -164,29 +169,51 @@ class TargetTeacher(TargetSearch):
         desired = np.array([c * forward - s * left, s * forward + c * left, up])
         mass = truth.airframe.mass
         force = mass * autopilot.velocity_gain * (desired - velocity) + truth.drag * velocity - truth.wind_force
-        force[2] += mass * nominal.gravity
+        force[2] += mass * truth.nominal.gravity
         asked = force / truth.thrust_ratio
-        # the autopilot: m (k_v e + k_i (I + e dt)) + drag v + m g e3 = asked, for e = u - v
+        roll, pitch, yaw = self._rate_correction(self._setpoint(asked, heading, yaw_rate), rotation)
+        # the autopilot's rates are -k_R e_R: ask for an attitude turned by (correction / k_R)
+        turn_x, turn_y = roll / autopilot.attitude_gain[0], pitch / autopilot.attitude_gain[1]
+        asked = float(np.linalg.norm(asked)) * _attitude(asked, heading) @ np.array([turn_y, -turn_x, 1.0])
+        return self._clipped(self._setpoint(asked, heading, yaw_rate + yaw))
+
+    def _setpoint(self, asked: np.ndarray, heading: float, yaw_rate: float) -> np.ndarray:
+        """The set-point ``(4,)`` (m/s, rad/s) for which the autopilot, with its integral now, asks
+        for the force ``asked`` ``(3,)`` N (world): it asks for ``m (k_v e + k_i (I + e dt)) +
+        drag v + m g e3`` with ``e`` the set-point's world velocity less the velocity."""
+        assert self._state is not None
+        autopilot, nominal = self._autopilot, self._truth.nominal
+        velocity = self._state[7:10]
         gain = nominal.mass * (autopilot.velocity_gain + autopilot.integral_gain * self.control_dt)
         rest = asked - ROTOR_DRAG * velocity - nominal.mass * autopilot.integral_gain * self._autopilot_integral
         rest[2] -= nominal.mass * nominal.gravity
         world = velocity + rest / gain
-        forward, left = c * world[0] + s * world[1], -s * world[0] + c * world[1]
-        setpoint = np.array([forward, left, world[2], yaw_rate])
-        return self._clipped(setpoint + [0.0, 0.0, 0.0, self._yaw_correction(setpoint, rotation)])
+        c, s = math.cos(heading), math.sin(heading)
+        return np.array([c * world[0] + s * world[1], -s * world[0] + c * world[1], world[2], yaw_rate])
 
-    def _yaw_correction(self, setpoint: np.ndarray, rotation: np.ndarray) -> float:
-        """The yaw rate to add to ``setpoint`` ``(4,)`` so the rotors' true, unequal gains turn
-        the body at the rate asked, rad/s: a +-10 % spread of the rotor gains moves the yaw torque
-        of the nominal mixer by up to ~1.5 rad/s of yaw rate, since the Crazyflie's yaw moment per
-        newton is nearly that of its arms; roll and pitch are left to the autopilot's integral."""
+    def _rate_correction(self, setpoint: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+        """``(3,)`` rad/s: the body rates the autopilot should add to what it asks for at
+        ``setpoint`` so that its nominal mixer sends the motor commands one tuned to the true
+        airframe would. A +-10 % spread of the rotor gains moves the torques the nominal mixer
+        gives by up to ~0.4 rad/s of roll or pitch rate and ~1.5 rad/s of yaw rate (the
+        Crazyflie's yaw moment per newton is nearly its arm's length)."""
         assert self._state is not None
         autopilot = self._autopilot
         autopilot.restore(self._autopilot_integral)
         action = autopilot.action(setpoint, rotation, self._state[7:10], self.control_dt)
         thrust = (action[0] + 1.0) / 2.0 * self._truth.nominal.max_thrust * self._truth.thrust_ratio
         true = self._truth.action(thrust, action[1:] * MAX_RATES, self._state[10:13])
-        return float(true[3] - action[3]) * float(MAX_RATES[2])
+        return (true[1:] - action[1:]) * MAX_RATES
+
+
+def _attitude(force: np.ndarray, heading: float) -> np.ndarray:
+    """``(3, 3)`` the attitude whose body z axis points along ``force`` ``(3,)`` and whose x axis
+    heads ``heading`` rad, as the geometric attitude loop builds it
+    (:func:`~lnn_control.sim.velocity.thrust_and_rates`)."""
+    b3 = force / np.linalg.norm(force)
+    b2 = np.cross(b3, np.array([math.cos(heading), math.sin(heading), 0.0]))
+    b2 /= np.linalg.norm(b2)
+    return np.column_stack([np.cross(b2, b3), b2, b3])
 
 
 class PayloadTeacher(DampedLeastSquaresIK):
