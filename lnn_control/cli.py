@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("lnn_control.train.evaluate_cli", "evaluate a policy checkpoint over seeded episodes per scenario"),
     "export": ("lnn_control.policy.engines.export_cli", "export a checkpoint's policy step to ONNX"),
     "launch": ("lnn_control.ros.launcher", "start a launch file's nodes without ROS launch"),
+    "probe": ("lnn_control.train.probe_cli", "measure what a policy's core state knows of the hidden physics"),
     "record": ("lnn_control.sim.record", "record simulated episodes as a ROS 2 bag"),
     "replay": ("lnn_control.bags.cli", "replay a rosbag through a policy: report and output bag"),
     "rl": ("lnn_control.train.rl_cli", "reinforcement learning (PPO, liquid core): fine-tune a policy or train from scratch"),
