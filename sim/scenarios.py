@@ -237,20 +237,22 @@ class CameraRandomisation:
 class Adaptation:
     """A change of the robot in the middle of an episode, which a controller must adapt to.
 
-    Each episode draws one of ``changes`` (none if empty) and the instant it happens; the draws
-    come from a child of the episode's generator, so the episode is the same one up to the change.
+    Each episode draws one of ``changes`` (none if empty) and the instant it happens, counted back
+    from the episode's time limit (late enough for the robot to have arrived, early enough to
+    recover within the success window); the draws come from a child of the episode's generator,
+    so the episode is the same one up to the change.
 
     :param changes: what may happen: ``payload`` (the quadrotor's mass grows by
         ``payload_fraction``; the arm's end effector picks up ``arm_payload``), ``wind`` (the
         quadrotor's steady wind grows by ``wind_step`` in a random horizontal direction).
-    :param at_s: when the change happens, s after the reset.
+    :param before_end_s: when the change happens, s before the episode's time limit.
     :param payload_fraction: the quadrotor's payload, a fraction of its mass.
     :param wind_step: the steady wind's step, m/s.
     :param arm_payload: the arm's payload, kg (its servos' gravity compensation does not know it).
     """
 
     changes: tuple[str, ...] = ()
-    at_s: Bounds = (2.0, 2.5)
+    before_end_s: Bounds = (2.5, 3.0)
     payload_fraction: float = 0.25
     wind_step: float = 1.5
     arm_payload: float = 2.0
@@ -262,17 +264,18 @@ class Adaptation:
         unknown = sorted(set(self.changes) - set(self.CHANGES))
         _check(not unknown, f"changes: unknown change {unknown[0]!r} (choose from {', '.join(self.CHANGES)})"
                if unknown else "")
-        _ranges(self, ("at_s",), 0.0)
+        _ranges(self, ("before_end_s",), 0.0)
         _check(self.payload_fraction >= 0, "payload_fraction must be >= 0")
         _check(self.wind_step >= 0, "wind_step must be >= 0 m/s")
         _check(self.arm_payload >= 0, "arm_payload must be >= 0 kg")
 
-    def draw(self, rng: np.random.Generator, offered: tuple[str, ...]) -> tuple[str | None, float]:
-        """This episode's change among those the env ``offered`` (None: no change) and its time, s."""
+    def draw(self, rng: np.random.Generator, offered: tuple[str, ...], episode_s: float) -> tuple[str | None, float]:
+        """This episode's change among those the env ``offered`` (None: no change) and its time,
+        s after the reset, in an episode of ``episode_s`` s."""
         possible = [change for change in self.changes if change in offered]
         if not possible:
             return None, math.inf
-        return possible[int(rng.integers(len(possible)))], uniform(rng, self.at_s)
+        return possible[int(rng.integers(len(possible)))], episode_s - uniform(rng, self.before_end_s)
 
 
 @dataclass(frozen=True)

@@ -228,7 +228,7 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         # from a child generator, which draws nothing from ``rng``: up to the change, the episode
         # is the one the same seed gives without it
         self._change_rng = rng.spawn(1)[0]
-        self.change, at_s = self.scenario.adaptation.draw(self._change_rng, self.CHANGES)
+        self.change, at_s = self.scenario.adaptation.draw(self._change_rng, self.CHANGES, self._episode_s())
         self._change_at_ns = at_s * NS_PER_S
         self.change_ns = None
 
@@ -305,6 +305,12 @@ class SensorEnv(gym.Env[dict[str, np.ndarray], np.ndarray]):
         self._image_renderer = self._view_renderer = None
 
     # ------------------------------------------------------------------ shared pieces
+    def _episode_s(self) -> float:
+        """The episode's time limit, s: its registration's (inf for an env not made by
+        ``gymnasium.make``, whose unwrapped spec leaves the limit to the TimeLimit wrapper)."""
+        steps = None if self.spec is None else gym.spec(self.spec.id).max_episode_steps
+        return math.inf if steps is None else steps * self.control_dt
+
     @property
     def now_ns(self) -> int:
         """Simulated time since the episode's reset, nanoseconds (the stamps' time base)."""
