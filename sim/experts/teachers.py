@@ -16,9 +16,9 @@ env id                         teacher
 ``lnn_control/ArmReach-v0``    :class:`PayloadTeacher`: damped least squares, holding the payload
 =============================  ====================================================================
 
-A teacher has no integral of its own: what an integral would slowly learn (a heavier airframe, a
-steady wind) it is told, so its command is a function of the state and the physics now, which a
-student can be taught.
+A teacher has no position integral: what one would slowly learn (a heavier airframe, a steady
+wind) it is told, so its command is a function of the state and the physics now, which a student
+can be taught.
 """
 
 from __future__ import annotations
@@ -81,28 +81,16 @@ class AirframeTeacher(GeometricController):
     Reads ``physics`` ((15,), :meth:`~lnn_control.sim.quadrotor.QuadrotorDraw.physics`) besides
     the expert's streams; until it arrives it flies as the expert. Options as
     :class:`GeometricController`, with no integral and a larger tilt by default (strong wind on a
-    light airframe needs more than 0.5 rad), and:
-
-    :param rate_integral: ``k``, 1/s. 0 (default): mix for the true rotors, as above. Above 0:
-        mix with the nominal mixer (the collective scaled for the true rotor gains) and add
-        ``k int (omega_d - omega) dt`` to the rate command instead, the integral a flight
-        controller's rate loop has. Unequal rotor gains load the env's proportional rate loop with
-        torques worth 1 to 2 rad/s of rate command, constant per episode; mixed exactly, that
-        offset depends on the gains alone, which a student never sees, while the integral builds
-        it from body rates the student does see. 5 is stable (physics_ood 100 %); 15 is not.
+    light airframe needs more than 0.5 rad).
     """
 
-    def __init__(self, integral_pole: float = 0.0, max_tilt: float = 0.8, rate_integral: float = 0.0,
-                 **options: Any) -> None:
+    def __init__(self, integral_pole: float = 0.0, max_tilt: float = 0.8, **options: Any) -> None:
         super().__init__(integral_pole=integral_pole, max_tilt=max_tilt, **options)
         self._truth = _TrueAirframe(self.params)
-        self.rate_integral = rate_integral
 
     def reset(self) -> None:
         super().reset()
         self._told = False
-        self._rate_error = np.zeros(3)
-        self._rate_ns: int | None = None
 
     def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
         if stream == "physics":
@@ -124,15 +112,8 @@ class AirframeTeacher(GeometricController):
     def _action(self, thrust: float, rates: np.ndarray) -> np.ndarray:
         if not self._told:
             return super()._action(thrust, rates)
-        assert self._state is not None and self._last_ns is not None
-        body_rates = self._state[10:13]
-        if not self.rate_integral:
-            return self._truth.action(thrust, rates, body_rates)
-        command = rates + self.rate_integral * self._rate_error
-        dt = 0.0 if self._rate_ns is None else (self._last_ns - self._rate_ns) * 1e-9
-        self._rate_ns = self._last_ns
-        self._rate_error += (rates - body_rates) * dt
-        return self._rates.action(thrust / self._truth.thrust_ratio, command)
+        assert self._state is not None
+        return self._truth.action(thrust, rates, self._state[10:13])
 
 
 class TargetTeacher(TargetSearch):
