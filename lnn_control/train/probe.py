@@ -51,7 +51,7 @@ class Probe:
         return ((states - self.mean) / self.scale) @ self.weights + self.bias
 
 
-def fit_probe(states: np.ndarray, values: np.ndarray, ridge: float = 0.05) -> Probe:
+def fit_probe(states: np.ndarray, values: np.ndarray, ridge: float = 1e-3) -> Probe:
     """Ridge regression of ``values`` ``(N,)`` on standardised ``states`` ``(N, S)``; ``ridge`` is
     the penalty per sample."""
     mean, scale = states.mean(axis=0), states.std(axis=0) + 1e-9

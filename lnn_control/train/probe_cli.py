@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="policy checkpoint folder (e.g. RUN/policy)")
     parser.add_argument("--out", required=True, help="folder for probe.md, probe.json and probe.png (created)")
     parser.add_argument("--scenario", default="train_physics", help="scenario to fit and test on (default train_physics)")
-    parser.add_argument("--episodes", type=int, default=40, help="episodes; the first half fits, the rest tests (default 40)")
+    parser.add_argument("--episodes", type=int, default=100, help="episodes; the first half fits, the rest tests (default 100)")
     parser.add_argument("--first-seed", type=int, default=300000, help="first episode seed (default 300000)")
     parser.set_defaults(handler=_probe)
 
