@@ -52,9 +52,13 @@ class _TrueAirframe:
         self.rates = RateController(nominal)
         self.drag = ROTOR_DRAG.copy()
         self.wind_force = np.zeros(3)
+        self.autopilot_integral = np.zeros(3)
 
     def update(self, value: np.ndarray) -> None:
+        """Take a new ``physics`` value ``(15,)`` (QuadTarget: ``(18,)``)."""
         airframe, self.drag, self.wind_force = read_physics(value[:PHYSICS_SIZE], self.nominal)
+        #: QuadTarget's autopilot velocity integral ``(3,)`` m (world); empty for QuadHover
+        self.autopilot_integral = np.asarray(value[PHYSICS_SIZE:], dtype=float)
         key = np.asarray(value[:9], dtype=float).tobytes()
         if key != self._key:
             self._key, self.airframe, self.rates = key, airframe, RateController(airframe)
@@ -72,7 +76,26 @@ class _TrueAirframe:
         return float(self.airframe.rotor_max_thrust.mean() / self.nominal.rotor_max_thrust.mean())
 
 
-class AirframeTeacher(GeometricController):
+class _ToldAirframe:
+    """Mixin before a quadrotor expert: reads the ``physics`` stream into ``_truth`` (a
+    :class:`_TrueAirframe` the class makes) and passes every other stream on; ``_told`` says
+    whether a value has arrived this episode."""
+
+    _truth: _TrueAirframe
+
+    def reset(self) -> None:
+        super().reset()  # type: ignore[misc]
+        self._told = False
+
+    def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
+        if stream == "physics":
+            self._truth.update(value)
+            self._told = True
+        else:
+            super().on_event(stream, stamp_ns, value)  # type: ignore[misc]
+
+
+class AirframeTeacher(_ToldAirframe, GeometricController):
     """QuadHover's teacher: the SE(3) controller with the true mass in its force, the true drag and
     the wind's force as feedforward, and its thrust and rate commands mixed for the true airframe
     (inertia, per-rotor gains) then written as the action the nominal flight controller turns
@@ -87,17 +110,6 @@ class AirframeTeacher(GeometricController):
     def __init__(self, integral_pole: float = 0.0, max_tilt: float = 0.8, **options: Any) -> None:
         super().__init__(integral_pole=integral_pole, max_tilt=max_tilt, **options)
         self._truth = _TrueAirframe(self.params)
-
-    def reset(self) -> None:
-        super().reset()
-        self._told = False
-
-    def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
-        if stream == "physics":
-            self._truth.update(value)
-            self._told = True
-        else:
-            super().on_event(stream, stamp_ns, value)
 
     def _force(self, error: np.ndarray, velocity: np.ndarray) -> np.ndarray:
         if not self._told:
@@ -116,7 +128,7 @@ class AirframeTeacher(GeometricController):
         return self._truth.action(thrust, rates, self._state[10:13])
 
 
-class TargetTeacher(TargetSearch):
+class TargetTeacher(_ToldAirframe, TargetSearch):
     """QuadTarget's teacher: :class:`TargetSearch`'s velocity set-point, flown on the true airframe.
 
     QuadTarget's action goes through the autopilot's velocity loop
@@ -140,21 +152,8 @@ class TargetTeacher(TargetSearch):
         nominal = QuadrotorParams.from_model(load_scene("quadrotor"))
         self._autopilot = VelocityLoop(nominal)
         self._truth = _TrueAirframe(nominal)
-        self._autopilot_integral = np.zeros(3)
         #: the control period the autopilot integrates over, s (QuadTarget's 100 Hz)
         self.control_dt = 0.01
-
-    def reset(self) -> None:
-        super().reset()
-        self._told = False
-
-    def on_event(self, stream: str, stamp_ns: int, value: np.ndarray) -> None:
-        if stream == "physics":
-            self._truth.update(value)
-            self._autopilot_integral = np.asarray(value[PHYSICS_SIZE:], dtype=float)
-            self._told = True
-        else:
-            super().on_event(stream, stamp_ns, value)
 
     def command(self, stamp_ns: int) -> np.ndarray:
         setpoint = super().command(stamp_ns)
@@ -185,7 +184,7 @@ class TargetTeacher(TargetSearch):
         autopilot, nominal = self._autopilot, self._truth.nominal
         velocity = self._state[7:10]
         gain = nominal.mass * (autopilot.velocity_gain + autopilot.integral_gain * self.control_dt)
-        rest = asked - ROTOR_DRAG * velocity - nominal.mass * autopilot.integral_gain * self._autopilot_integral
+        rest = asked - ROTOR_DRAG * velocity - nominal.mass * autopilot.integral_gain * self._truth.autopilot_integral
         rest[2] -= nominal.mass * nominal.gravity
         world = velocity + rest / gain
         c, s = math.cos(heading), math.sin(heading)
@@ -199,7 +198,7 @@ class TargetTeacher(TargetSearch):
         Crazyflie's yaw moment per newton is nearly its arm's length)."""
         assert self._state is not None
         autopilot = self._autopilot
-        autopilot.restore(self._autopilot_integral)
+        autopilot.restore(self._truth.autopilot_integral)
         action = autopilot.action(setpoint, rotation, self._state[7:10], self.control_dt)
         thrust = (action[0] + 1.0) / 2.0 * self._truth.nominal.max_thrust * self._truth.thrust_ratio
         true = self._truth.action(thrust, action[1:] * MAX_RATES, self._state[10:13])
