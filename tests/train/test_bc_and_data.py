@@ -51,7 +51,7 @@ def test_an_episode_file_gives_back_every_event_and_label(tmp_path: Path, episod
         assert [(e.stream, e.stamp_ns) for e in original] == [(e.stream, e.stamp_ns) for e in again]
         for a, b in zip(original, again):
             np.testing.assert_array_equal(a.value, b.value)
-    assert set(loaded.privileged.names) == {"ground_truth"}
+    assert set(loaded.privileged.names) == {"ground_truth", "physics"}
     schema = write_schema(tmp_path / "data")
     assert "event_delivered" in schema.read_text()
     with np.load(path, allow_pickle=False) as arrays:  # plain arrays only: no pickled object

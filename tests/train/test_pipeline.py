@@ -88,6 +88,6 @@ def test_evaluate_cli_runs_every_scenario_on_a_trained_checkpoint(run: Path, tmp
     assert main(argv) == 0  # the env comes from the checkpoint's metadata
     document = json.loads(out.read_text())
     assert document["env"] == HOVER
-    assert list(document["scenarios"]) == ["nominal", "timing_ood", "physics_ood", "visual_ood"]
+    assert list(document["scenarios"]) == ["nominal", "timing_ood", "physics_ood", "visual_ood", "adaptation_ood"]
     for summary in document["scenarios"].values():
         assert summary["episodes"] == 1 and len(summary["ci95"]) == 2
