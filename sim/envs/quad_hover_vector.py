@@ -188,6 +188,11 @@ class QuadHoverVectorEnv(VectorEnv):
         if self.num_envs < 1:
             raise ConfigError(f"num_envs must be at least 1, got {num_envs!r}")
         self.scenario = resolve_scenario(scenario)
+        if self.scenario.adaptation.changes:
+            raise ConfigError(
+                f"QuadHoverVectorEnv: scenario {self.scenario.name!r} changes the robot mid-episode "
+                "(adaptation), which the batched env does not do; use the single env, lnn_control/QuadHover-v0"
+            )
         self.streams = tuple(QuadHoverEnv.DEFAULT_STREAMS if streams is None else streams)
         for name in self.streams:
             if name not in ("imu", "odom", "goal"):

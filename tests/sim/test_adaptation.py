@@ -95,3 +95,10 @@ def test_adaptation_sections_are_checked_and_the_scenario_is_evaluation_only() -
     scenario = load_scenario("adaptation_ood")
     assert set(scenario.adaptation.changes) == {"payload", "wind"}
     assert load_scenario("nominal").adaptation.changes == ()
+
+
+def test_the_batched_env_refuses_a_mid_episode_change() -> None:
+    from lnn_control.sim.envs.quad_hover_vector import QuadHoverVectorEnv
+
+    with pytest.raises(ConfigError, match="changes the robot mid-episode"):
+        QuadHoverVectorEnv(2, scenario="adaptation_ood")
