@@ -86,6 +86,19 @@ def test_evaluate_cli_runs_the_expert_and_writes_json(tmp_path: Path, capsys: py
     assert "nominal" in capsys.readouterr().out
 
 
+def test_evaluate_cli_runs_the_teacher_and_reports_the_recovery(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "teacher.json"
+    argv = ["evaluate", "--teacher", "--env", "QuadHover-v0", "--scenario", "adaptation_ood", "--episodes", "3",
+            "--workers", "0", "--quiet", "--json", str(out)]
+    assert main(argv) == 0
+    document = json.loads(out.read_text())
+    assert document["teacher"] is True and document["expert"] is False
+    summary = document["scenarios"]["adaptation_ood"]
+    assert summary["success_rate"] == 1.0 and summary["adaptation"]["all"]["recovered"] == 3
+    assert "adaptation_ood: recovered within 2 s: 3/3" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
