@@ -274,9 +274,9 @@ class Wind:
         self.gust[where] = self._rng.standard_normal(np.shape(self.gust[where])) * self._gust_std
         self.calm = self._kick == 0.0 and not np.any(self.steady)
 
-    def add(self, steady: np.ndarray, where: Any = ...) -> None:
-        """Add ``steady`` wind, m/s, to the episodes' (all, or the batch entries ``where``)."""
-        self.steady[where] = self.steady[where] + steady
+    def add(self, steady: np.ndarray) -> None:
+        """Add ``steady`` wind ``(3,)`` m/s to every episode's (a mid-episode wind step)."""
+        self.steady = self.steady + steady
         self.calm = False
 
     def step(self) -> np.ndarray:

@@ -261,9 +261,8 @@ class Adaptation:
     CHANGES = ("payload", "wind")
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.changes) - set(self.CHANGES))
-        _check(not unknown, f"changes: unknown change {unknown[0]!r} (choose from {', '.join(self.CHANGES)})"
-               if unknown else "")
+        for change in self.changes:
+            _check(change in self.CHANGES, f"changes: unknown change {change!r} (choose from {', '.join(self.CHANGES)})")
         _ranges(self, ("before_end_s",), 0.0)
         _check(self.payload_fraction >= 0, "payload_fraction must be >= 0")
         _check(self.wind_step >= 0, "wind_step must be >= 0 m/s")

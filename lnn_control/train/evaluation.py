@@ -246,7 +246,7 @@ def evaluate_episode(
 def _adaptation(env: Any, stamps: list[int], distances: list[float], radius: float, crashed: bool) -> dict[str, Any]:
     """The change, deviation (m) and recovery time (s) of an episode whose env changed mid-episode
     (``env.change_ns``); distances ``(K,)`` m at the control instants ``stamps`` ``(K,)`` ns."""
-    change_ns = getattr(env, "change_ns", None)
+    change_ns = env.change_ns
     if change_ns is None:
         return {}
     after = [(stamp, distance) for stamp, distance in zip(stamps, distances) if stamp > change_ns]

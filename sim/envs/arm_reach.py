@@ -186,7 +186,7 @@ class ArmReachEnv(SensorEnv):
             # its weight at the end effector: a force at the last link's centre of mass and the
             # moment of the force's offset from it
             data, body = self.data, self._links[-1]
-            weight = np.array([0.0, 0.0, -self.payload * float(np.linalg.norm(self.model.opt.gravity))])
+            weight = self.payload * self.model.opt.gravity
             data.xfrc_applied[body, :3] = weight
             data.xfrc_applied[body, 3:] = np.cross(data.site_xpos[self._ee] - data.xipos[body], weight)
 

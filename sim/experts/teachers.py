@@ -248,6 +248,5 @@ class PayloadTeacher(DampedLeastSquaresIK):
         mujoco.mj_comPos(self.model, data)
         position = np.zeros((3, self.model.nv))
         mujoco.mj_jacSite(self.model, data, position, None, self._site)
-        weight = np.array([0.0, 0.0, -self._payload * float(np.linalg.norm(self.model.opt.gravity))])
-        load = position.T @ weight
+        load = position.T @ (self._payload * self.model.opt.gravity)
         return super()._command(targets - load / self._stiffness)
