@@ -6,7 +6,8 @@ of a command is its arrival time minus the stamp of the IMU message it was compu
 
 - ``publish RATE COUNT BLOCK OUT.json TOPIC...``: IMU messages (sensor-data QoS) stamped with the
   send time, paced by sleeping to each deadline, on the first topic for ``BLOCK`` messages, then
-  the next, and round again; writes ``[stamp, topic index]`` of each message sent;
+  the next, and round again, after ``WARMUP_S`` of unrecorded ones to the topics in turn; writes
+  ``[stamp, topic index]`` of each message sent;
 - ``sensors IMU_RATE CAMERA_RATE SECONDS OUT.json IMU_TOPIC CAMERA_TOPIC``: a 64x64 rgb8 camera
   (``sensor_msgs/Image``) and an IMU, both sensor-data QoS, each stamped with its send time and
   paced to its own rate; writes the IMU stamps sent and the monotonic time (s) of the first and
@@ -41,6 +42,10 @@ from lnn_control.ros.conversions import qos_profile
 from lnn_control.ros.spinning import spin
 
 COMMAND_TOPIC = "/lnn_control/command"
+#: seconds of IMU messages to each topic before the measured ones, in turn, not recorded: the
+#: first messages after start-up and discovery (the receiver's match, a node's first steps) are
+#: not what a running robot sees
+WARMUP_S = 0.5
 
 
 def _spin(node: Any, seconds: float | None = None) -> None:
@@ -67,16 +72,18 @@ def publish(rate: float, count: int, block: int, out: str, topics: list[str]) ->
     message.linear_acceleration.z = 9.81
     sent = []
     period, deadline = 1.0 / rate, time.monotonic()
-    for index in range(count):
+    warmup = int(WARMUP_S * rate) * len(publishers)  # unrecorded: start-up costs stay out
+    for index in range(-warmup, count):
         deadline += period
         pause = deadline - time.monotonic()
         if pause > 0:
             time.sleep(pause)
-        which = index // block % len(publishers)
+        which = index // block % len(publishers) if index >= 0 else index % len(publishers)
         stamp = time.time_ns()
         message.header.stamp.sec, message.header.stamp.nanosec = divmod(stamp, 10**9)
         publishers[which].publish(message)
-        sent.append((stamp, which))
+        if index >= 0:
+            sent.append((stamp, which))
     time.sleep(0.5)
     with open(out, "w") as stream:
         json.dump(sent, stream)

@@ -16,7 +16,10 @@ comes, the node
 
 Times are the node's own: a safe command is stamped when it is published, a valid message when
 it is sent (the same clock); ``SCHEDULING_S`` allows for the callbacks of two nodes and this test
-running late on a loaded 2-core machine.
+running late on a loaded 2-core machine. A promise in time holds while the machine runs the node:
+the bounds of 2 also allow for the longest stall the machine imposed, witnessed outside the node's
+code (the node's main thread runnable but waiting for a CPU, or this test's sender held up), and
+the failure message says how long that was.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -116,6 +120,9 @@ class Sensors:
         self.publishers = {name: probe.node.create_publisher(types[name], topic, qos_profile_sensor_data)
                            for name, topic in topics.items()}
         self.sent: list[Sent] = []
+        #: the longest a message of the last play went out after it was due (ns): the machine held
+        #: this process up that long
+        self.late_ns = 0
 
     def play(self, fault: Fault, lead_s: float = 0.4, tail_s: float = 0.6) -> tuple[int, int]:
         """Valid data for ``lead_s``, the fault, valid data for ``tail_s``, each stream paced at
@@ -124,6 +131,7 @@ class Sensors:
         begin, end = start + int(lead_s * 1e9), start + int((lead_s + fault.seconds) * 1e9)
         finish = end + int(tail_s * 1e9)
         due = {name: start for name in self.publishers}
+        self.late_ns = 0
         during = {name: 0 for name in self.publishers}  # messages sent during the fault
         while True:
             name = min(due, key=lambda n: due[n])
@@ -133,6 +141,7 @@ class Sensors:
             if pause > 0:
                 time.sleep(pause)
             now = time.time_ns()
+            self.late_ns = max(self.late_ns, now - due[name])
             kind = fault.kind if begin <= now < end and fault.stream in (name, "all") else "valid"
             if kind != "valid":
                 during[name] += 1
@@ -202,6 +211,7 @@ class Running:
     sensors: Sensors
     commands: list
     diagnostics: list
+    pid: int
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +243,7 @@ def node(request, tmp_path_factory):
             message.pose.position.z = 1.0
             message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 1_000_000_000)
             goal.publish(message)
-        yield Running(model, sensors, commands, diagnostics)
+        yield Running(model, sensors, commands, diagnostics, process.process.pid)
     finally:
         probe.close()
         code = process.stop()
@@ -241,6 +251,12 @@ def node(request, tmp_path_factory):
 
 
 # -- what the node must have done -----------------------------------------------------------------
+def waited_for_cpu_ns(pid: int) -> int:
+    """How long process ``pid``'s main thread (the node's executor) has been runnable but not
+    running, in total (ns; Linux's ``/proc/PID/schedstat``)."""
+    return int((Path("/proc") / str(pid) / "schedstat").read_text().split()[1])
+
+
 def stamp_ns(message) -> int:
     return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
 
@@ -272,7 +288,12 @@ def play_and_check(node: Running, fault: Fault) -> None:
     model, sensors = node.model, node.sensors
     sensors.sent.clear()
     first_command = len(node.commands)
+    waited = waited_for_cpu_ns(node.pid)
     begin, end = sensors.play(fault)
+    waited = waited_for_cpu_ns(node.pid) - waited
+    stalled_ns = max(waited, sensors.late_ns)
+    stall = (f" (the machine held the node's thread back {waited / 1e9:.3f} s in all, and this test's "
+             f"sender up to {sensors.late_ns / 1e9:.3f} s)")
     # everything the node published up to the end has arrived (on a loaded machine the probe's
     # thread may lag): a command, and a report, stamped at or after the last message sent
     last = sensors.sent[-1].at
@@ -296,13 +317,14 @@ def play_and_check(node: Running, fault: Fault) -> None:
         for last, following in zip(valid, valid[1:]):
             if following - last > bound:
                 trips.append((stream, last, following))
-                assert any(last + timeout * 1e9 <= t <= last + bound for t in safe), (
+                assert any(last + timeout * 1e9 <= t <= last + bound + stalled_ns for t in safe), (
                     f"{fault}: no safe command within {timeout} + {COMMAND_PERIOD_S} s of the last valid "
-                    f"{stream} message; safe commands at {[(t - last) / 1e9 for t in safe if t > last][:3]} s")
+                    f"{stream} message; safe commands at {[(t - last) / 1e9 for t in safe if t > last][:3]} s"
+                    + stall)
     settled = [t for t in stamps if t >= lead_valid + int(0.2e9)]
     pauses = np.diff(sorted(settled)) / 1e9
-    imu_bound = model.timeouts["imu"] + COMMAND_PERIOD_S + SCHEDULING_S
-    assert pauses.size and pauses.max() <= imu_bound, f"{fault}: commands paused {pauses.max():.3f} s"
+    imu_bound = model.timeouts["imu"] + COMMAND_PERIOD_S + SCHEDULING_S + stalled_ns / 1e9
+    assert pauses.size and pauses.max() <= imu_bound, f"{fault}: commands paused {pauses.max():.3f} s{stall}"
     # 3. the diagnostics say which stream and why, at WARN, then ERROR once it lasts
     reports = controller_reports(node.diagnostics, begin)
     for stream, last, following in trips:
