@@ -65,6 +65,10 @@ TRAIN = [
     "tensorboard==2.21.0",
     "matplotlib==3.11.2",
     "tqdm==4.70.1",
+    # compare and sweep run their training runs as Ray Tune trials (never ray[rllib]: it pins an
+    # older gymnasium); sweep samples with Optuna
+    "ray[tune]==2.60.0",
+    "optuna==5.1.0",
 ]
 DEV = [
     "pytest==9.2.0",

@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("lnn_control.bags.cli", "replay a rosbag through a policy: report and output bag"),
     "rl": ("lnn_control.train.rl_cli", "reinforcement learning (PPO, liquid core): fine-tune a policy or train from scratch"),
     "sim": ("lnn_control.sim.cli", "simulation suite: view an env's episode, evaluate its expert"),
+    "sweep": ("lnn_control.train.sweep", "search a training config's hyperparameters, each trial a training run"),
     "train": ("lnn_control.train.train_cli", "train a policy: demonstrations, behaviour cloning, DAgger, report"),
 }
 

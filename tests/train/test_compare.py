@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from helpers import ROOT, tiny_config
 
 from lnn_control.cli import main
 from lnn_control.errors import ConfigError
 from lnn_control.policy import LiquidPolicy, load_checkpoint
-from lnn_control.train.compare import load_compare_config
+from lnn_control.train.compare import load_compare_config, seed_interval
 from lnn_control.train.config import load_train_config
 
 SHIPPED = ROOT / "config" / "compare" / "quad_hover.yaml"
@@ -35,37 +36,64 @@ def test_shipped_baselines_match_the_liquid_policy_in_size() -> None:
     assert _policy(compare.train, compare.cores["ltc_ncp"]).config.core.wiring is not None
 
 
-def test_compare_trains_each_core_and_tables_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_compare_trains_each_core_and_seed_on_ray_and_tables_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Each (core, seed) a Ray Tune trial on a local Ray: the table holds what each run folder
+    says, the seeds' mean and interval, and a rerun only re-reads."""
     train = tiny_config("quad_hover", tmp_path, dagger={"rounds": 0}, evaluation={"episodes": 2})
     config = tmp_path / "compare.yaml"
     cores = {"cfc_ncp": {}, "gru": {"core": {"type": "gru", "wiring": None, "units": 8}}}
-    config.write_text(yaml.safe_dump({"train": train.name, "cores": cores}))
+    config.write_text(yaml.safe_dump({"train": train.name, "seeds": [0, 1], "cores": cores}))
     out = tmp_path / "out"
     assert main(["compare", "--config", str(config), "--out", str(out), "--quiet"]) == 0
     document = json.loads((out / "comparison.json").read_text())
-    assert list(document["cores"]) == ["cfc_ncp", "gru"]
+    assert list(document["cores"]) == ["cfc_ncp", "gru"] and document["seeds"]["network"] == [0, 1]
+    weights = {}
     for name, row in document["cores"].items():
-        policy = load_checkpoint(out / name / "policy")
-        assert row["parameters"] == sum(p.numel() for p in policy.parameters())
-        assert row["core"] == policy.config.core.type == ("cfc" if name == "cfc_ncp" else "gru")
-        saved = json.loads((out / name / "evaluation.json").read_text())["scenarios"]["nominal"]
-        assert row["scenarios"]["nominal"]["success_rate"] == saved["success_rate"]
-        assert row["scenarios"]["nominal"]["episodes"] == 2
+        assert set(row["seeds"]) == {"0", "1"}
+        rates = []
+        for seed, run in row["seeds"].items():
+            folder = out / name / f"seed{seed}"
+            policy = load_checkpoint(folder / "policy")
+            weights[name, seed] = next(iter(policy.core.parameters())).detach().clone()
+            assert row["parameters"] == sum(p.numel() for p in policy.parameters())
+            assert row["core"] == policy.config.core.type == ("cfc" if name == "cfc_ncp" else "gru")
+            assert yaml.safe_load((folder / "run.yaml").read_text())["seed"] == int(seed)
+            saved = json.loads((folder / "evaluation.json").read_text())
+            assert run["scenarios"]["nominal"]["success_rate"] == saved["scenarios"]["nominal"]["success_rate"]
+            assert run["updates"] == saved["update"] and run["attempts"] == 1
+            rates.append(saved["scenarios"]["nominal"]["success_rate"])
+        nominal = row["scenarios"]["nominal"]
+        assert nominal["per_seed"] == rates and nominal["success_rate"] == sum(rates) / 2
+        assert nominal["ci95"] == list(seed_interval(rates, 0, 2))
+    assert not torch.equal(weights["cfc_ncp", "0"], weights["cfc_ncp", "1"])  # the seeds differ
     table = (out / "comparison.md").read_text()
     assert "| cfc_ncp |" in table and "| gru |" in table and (out / "comparison.png").stat().st_size > 0
-    updates = {n: r["updates"] for n, r in document["cores"].items()}
+    updates = {n: {s: r["updates"] for s, r in row["seeds"].items()} for n, row in document["cores"].items()}
     assert main(["compare", "--config", str(config), "--out", str(out), "--quiet"]) == 0  # re-read
     again = json.loads((out / "comparison.json").read_text())
-    assert {n: r["updates"] for n, r in again["cores"].items()} == updates
+    assert {n: {s: r["updates"] for s, r in row["seeds"].items()} for n, row in again["cores"].items()} == updates
+    assert all(r["attempts"] == 1 for row in again["cores"].values() for r in row["seeds"].values())
 
     cores["gru"]["core"]["units"] = 9  # a changed entry must not silently reuse the old run
-    config.write_text(yaml.safe_dump({"train": train.name, "cores": cores}))
+    config.write_text(yaml.safe_dump({"train": train.name, "seeds": [0, 1], "cores": cores}))
     assert main(["compare", "--config", str(config), "--out", str(out), "--quiet"]) == 2
-    assert "holds a run of another config than entry 'gru'" in capsys.readouterr().err
+    assert "holds a run of another config than entry 'gru', seed 0" in capsys.readouterr().err
+
+
+def test_the_seed_interval_is_students_t_over_seeds_and_wilson_for_one() -> None:
+    """Against closed forms: t(0.975, 2) = 4.303 over three rates; one seed: its Wilson interval."""
+    from lnn_control.train.evaluation import wilson_interval
+
+    low, high = seed_interval([0.80, 0.85, 0.90], 0, 0)
+    assert high - 0.85 == pytest.approx(0.85 - low) == pytest.approx(4.303 * 0.05 / 3 ** 0.5)
+    assert seed_interval([0.95, 1.0, 1.0], 0, 0)[1] == 1.0  # clipped to a rate
+    assert seed_interval([1.0, 1.0], 0, 0) == (1.0, 1.0)
+    assert seed_interval([0.37], 37, 100) == wilson_interval(37, 100)
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"train": "x.yaml"}, "exactly the keys `train`"),
+    ({"train": "x.yaml"}, "has the keys `train`"),
+    ({"train": "x.yaml", "cores": {"a": {}}, "seeds": [0, 0]}, "`seeds` must be a list of distinct"),
     ({"train": "x.yaml", "cores": {"a b": {}}}, "must be letters, digits and _"),
     ({"train": "x.yaml", "cores": {"lstm": 3}}, "must map each entry's name to its model overrides"),
 ])
