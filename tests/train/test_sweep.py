@@ -69,3 +69,13 @@ def test_a_sweep_trains_each_sampled_config_and_names_the_best(tmp_path: Path) -
 def test_bad_sweep_configs_say_what_to_fix(tmp_path: Path, keys: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_sweep_config(_sweep_config(tmp_path, **keys))
+
+
+def test_the_shipped_sweeps_load() -> None:
+    """Loading builds and checks a trial's whole training config (it raises on any bad key)."""
+    from helpers import ROOT
+
+    paths = sorted((ROOT / "config" / "sweep").glob("*.yaml"))
+    assert paths
+    for path in paths:
+        load_sweep_config(path)
