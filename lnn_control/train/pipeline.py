@@ -31,6 +31,7 @@ same updates and the same checkpoints as an uninterrupted one.
 from __future__ import annotations
 
 import json
+import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -63,7 +64,7 @@ from lnn_control.train.state import (
     save_training_checkpoint,
 )
 
-__all__ = ["RunFolder", "TrainingRun", "evaluate_policy", "progress_display", "run_tasks"]
+__all__ = ["RunFolder", "TrainingRun", "evaluate_policy", "progress_display", "run_platform", "run_tasks"]
 
 RUN_FILE = "run.yaml"
 
@@ -178,6 +179,9 @@ class TrainingRun:
             self._say(f"resuming from {latest.name}: update {self.state.update}, phase {self.state.phase}")
         else:
             self.state = TrainingState()
+        here = run_platform()
+        if self.state.platforms[-1:] != [here]:
+            self.state.platforms.append(here)
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(str(folder.tensorboard), purge_step=self.state.update if latest else None)
@@ -271,6 +275,7 @@ class TrainingRun:
             "policy": str(folder.policy),
             "training_time_s": self.training_time_s,
             "elapsed_s": dict(self.state.elapsed_s),
+            "platforms": list(self.state.platforms),
             "scenarios": results,
         }
         folder.evaluation.write_text(json.dumps(document, indent=1) + "\n")
@@ -338,6 +343,22 @@ class TrainingRun:
         if self._stage is not None:
             self.state.add_time(self._stage, now - self._stage_start)
         self._stage_start = now
+
+
+def run_platform() -> dict[str, str]:
+    """What a run's numbers depend on besides its config (``threads`` included) and seeds: torch's
+    version, the vector instruction set its CPU kernels dispatch to (``AVX512``, ``AVX2``, ...)
+    and the CPU. torch and oneDNN pick kernels by the CPU's instruction set, and their sums differ
+    in the last bits between kernels; training compounds that, and early stopping turns it into
+    other update counts. On the same platform a run repeats bitwise, under load or not, with any
+    number of workers."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        names = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    except OSError:
+        pass
+    return {"torch": str(torch.__version__), "cpu_kernels": torch.backends.cpu.get_cpu_capability(), "cpu": cpu}
 
 
 def progress_display(console: Any) -> Any:

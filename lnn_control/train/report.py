@@ -199,6 +199,10 @@ def _markdown(folder: Any, config: TrainConfig, policy: LiquidPolicy, state: Tra
         f"`lnn-control evaluate --model {folder.policy} --scenario all --episodes "
         f"{config.evaluation.episodes} --json out.json`.",
         "",
+        "Computed with " + "; resumed with ".join(
+            f"torch {p['torch']}, {p['cpu_kernels']} kernels on {p['cpu']}" for p in state.platforms)
+        + " (a rerun repeats it bitwise with the same; see docs/training.md#reproducibility).",
+        "",
         "## Wall time",
         "",
         "| stage | s |",

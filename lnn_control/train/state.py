@@ -80,6 +80,9 @@ class TrainingState:
     data_sizes: list[list[int]] = field(default_factory=list)
     #: wall time spent per stage, s, summed over resumed runs
     elapsed_s: dict[str, float] = field(default_factory=dict)
+    #: the platform of the run's start and of every resume on another one
+    #: (:func:`lnn_control.train.pipeline.run_platform`); a rerun repeats bitwise on the same one
+    platforms: list[dict[str, str]] = field(default_factory=list)
     #: the state carried from the last chunk ``(B, S)`` (None at an epoch's start)
     carry: Optional[Tensor] = None
     #: the phase's best weights so far
