@@ -37,6 +37,7 @@ import yaml
 
 from lnn_control.config import read_yaml
 from lnn_control.errors import ConfigError
+from lnn_control.train.trials import add_ray_arguments
 
 __all__ = ["CompareConfig", "add_arguments", "load_compare_config", "run_comparison", "seed_interval"]
 
@@ -348,10 +349,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", required=True, help="comparison config YAML (config/compare/*.yaml)")
     parser.add_argument("--out", required=True,
                         help="folder: a run folder per core and seed, Ray's records (ray/), the comparison")
-    parser.add_argument("--address", default=None,
-                        help="HOST:PORT of a running Ray cluster's head (default: start Ray here, on "
-                             "this machine's cores); --out must then be reachable from every node")
-    parser.add_argument("--quiet", action="store_true", help="no progress table")
+    add_ray_arguments(parser)
     parser.set_defaults(handler=_compare)
 
 

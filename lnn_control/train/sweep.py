@@ -40,6 +40,7 @@ import yaml
 
 from lnn_control.config import merge, read_yaml
 from lnn_control.errors import ConfigError
+from lnn_control.train.trials import add_ray_arguments
 
 __all__ = ["SweepConfig", "add_arguments", "load_sweep_config", "run_sweep", "trial_config"]
 
@@ -221,9 +222,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", required=True, help="sweep config YAML (config/sweep/*.yaml)")
     parser.add_argument("--out", required=True, help="folder: the trials' run folders, Ray's records, the results")
-    parser.add_argument("--address", default=None,
-                        help="HOST:PORT of a running Ray cluster's head (default: start Ray here)")
-    parser.add_argument("--quiet", action="store_true", help="no progress table")
+    add_ray_arguments(parser)
     parser.set_defaults(handler=_sweep)
 
 

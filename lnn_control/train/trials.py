@@ -21,6 +21,7 @@ sweep's ``--out``.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import json
 import os
@@ -31,8 +32,8 @@ from typing import Any, Optional
 
 from lnn_control.errors import LnnControlError
 
-__all__ = ["LOOPBACK", "RETRIES", "TrialFailed", "TrialPlan", "attempts", "check_results", "ray_session", "run_trial",
-           "trial_resources"]
+__all__ = ["LOOPBACK", "RETRIES", "TrialFailed", "TrialPlan", "add_ray_arguments", "attempts", "check_results",
+           "ray_session", "run_trial", "trial_resources"]
 
 #: the local Ray node's address: loopback, and one Ray does not rewrite
 LOOPBACK = "127.0.0.2"
@@ -72,6 +73,15 @@ def ray_session(address: Optional[str] = None, cpus: Optional[int] = None) -> It
         yield
     finally:
         ray.shutdown()
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a command whose training runs are Ray Tune trials: ``--address``,
+    ``--quiet``."""
+    parser.add_argument("--address", default=None,
+                        help="HOST:PORT of a running Ray cluster's head (default: start Ray here, on this "
+                             "machine's cores); --out must then be reachable from every node")
+    parser.add_argument("--quiet", action="store_true", help="no progress table")
 
 
 def _is_loopback(host: str) -> bool:
