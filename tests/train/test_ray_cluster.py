@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -72,12 +73,13 @@ def cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     address = f"{LOOPBACK}:{_free_port()}"
     node = [f"--node-ip-address={LOOPBACK}", "--num-cpus=1", "--disable-usage-stats"]
     sessions: list[int] = []
+    # a short temporary folder of its own: Ray's socket paths must stay under 108 characters
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")
     try:
-        # a short temporary folder of its own: Ray's socket paths must stay under 108 characters
         sessions.append(_ray_start(
             ["--head", f"--port={address.split(':')[1]}", f"--ray-client-server-port={_free_port()}",
              f"--dashboard-agent-listen-port={_free_port()}", "--include-dashboard=false",
-             f"--temp-dir={tempfile.mkdtemp(prefix='ray', dir='/tmp')}", *node], env))
+             f"--temp-dir={temp}", *node], env))
         sessions.append(_ray_start([f"--address={address}", f"--dashboard-agent-listen-port={_free_port()}",
                                     *node], env))
         nodes = subprocess.run(
@@ -90,6 +92,7 @@ def cluster(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     finally:
         for session in sessions:
             _kill_session(session)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _comparison(tmp_path: Path, **sections) -> Path:
