@@ -39,7 +39,7 @@ __all__ = ["LOOPBACK", "RETRIES", "TrialFailed", "TrialPlan", "add_ray_arguments
 LOOPBACK = "127.0.0.2"
 #: how many times Tune restarts a trial whose worker died or that raised
 RETRIES = 2
-#: a trial's record in its run folder: how many times it started
+#: a trial's record in its run folder: how many times it started, and the process of the latest
 TRIAL_FILE = "trial.json"
 
 #: what a trial needs: the resolved training config (plain data, the model inline) and its folder
@@ -112,7 +112,7 @@ def run_trial(plan: TrialPlan) -> dict[str, Any]:
     folder = Path(plan["folder"])
     record = folder / TRIAL_FILE
     folder.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"attempts": attempts(folder) + 1}) + "\n")
+    record.write_text(json.dumps({"attempts": attempts(folder) + 1, "pid": os.getpid()}) + "\n")
     run = TrainingRun(config_from_dict(TrainConfig, plan["config"]), folder,
                       resume=RunFolder(folder).config.is_file())
     result = run.run()
