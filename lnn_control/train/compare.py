@@ -19,7 +19,8 @@ the trials to a running cluster. An interrupted comparison continues where it st
 command is run again; finished runs are only re-read. Then ``DIR/comparison.md``,
 ``comparison.json`` and ``comparison.png`` give, per core and scenario, the mean success over the
 seeds with its 95% interval (Student's t over the seeds' rates; with one seed, Wilson's interval
-of its episodes), each seed's rate, the parameter counts and the training time; where two or more
+of its episodes; never narrower than Wilson's over all the seeds' episodes pooled), each seed's
+rate, the parameter counts and the training time; where two or more
 entries share a core type, ``comparison_size.png`` plots nominal success against parameter count.
 """
 
@@ -193,16 +194,19 @@ def run_comparison(config: CompareConfig, out: Path, address: Optional[str] = No
 
 
 def seed_interval(rates: list[float], successes: int, episodes: int) -> tuple[float, float]:
-    """The 95 % interval of a mean success rate over seeds: Student's t over the seeds' ``rates``
-    (two or more), or Wilson's interval of one seed's ``successes`` in ``episodes``; in [0, 1]."""
+    """The 95 % interval of a mean success rate over seeds: the wider of Student's t over the
+    seeds' ``rates`` (two or more; the spread between networks) and Wilson's interval of all
+    their episodes pooled, ``successes`` in ``episodes`` (the spread between episodes, which
+    seeds that agree do not show); in [0, 1]."""
     from lnn_control.train.evaluation import wilson_interval
 
+    low, high = wilson_interval(successes, episodes)
     if len(rates) < 2:
-        return wilson_interval(successes, episodes)
+        return low, high
     mean = sum(rates) / len(rates)
     sd = math.sqrt(sum((r - mean) ** 2 for r in rates) / (len(rates) - 1))
     half = T_975[min(len(rates) - 2, len(T_975) - 1)] * sd / math.sqrt(len(rates))
-    return max(0.0, mean - half), min(1.0, mean + half)
+    return max(0.0, min(low, mean - half)), min(1.0, max(high, mean + half))
 
 
 def _over_seeds(runs: dict[str, Any]) -> dict[str, Any]:
@@ -213,7 +217,7 @@ def _over_seeds(runs: dict[str, Any]) -> dict[str, Any]:
         rates = [r["success_rate"] for r in results]
         scenarios[scenario] = {
             "success_rate": sum(rates) / len(rates),
-            "ci95": seed_interval(rates, results[0]["successes"], results[0]["episodes"]),
+            "ci95": seed_interval(rates, sum(r["successes"] for r in results), sum(r["episodes"] for r in results)),
             "per_seed": rates,
             "episodes": results[0]["episodes"],
         }
@@ -239,7 +243,7 @@ def _markdown(document: dict[str, Any]) -> str:
         f"demonstration seeds {seeds['demonstrations'][0]}..{seeds['demonstrations'][1]}, DAgger "
         f"seeds {seeds['dagger']}, evaluation seeds {seeds['evaluation'][0]}..{seeds['evaluation'][1]} "
         f"in every scenario. Mean success over the network seeds with its 95% interval "
-        f"({'Student t over the seeds' if len(seeds['network']) > 1 else 'Wilson, one seed'})"
+        f"({'the wider of Student t over the seeds and Wilson over their pooled episodes' if len(seeds['network']) > 1 else 'Wilson'})"
         f"{', then each seed' if len(seeds['network']) > 1 else ''}; training time per seed.",
         "",
         "| core | parameters (core) | training | " + " | ".join(scenarios) + " |",

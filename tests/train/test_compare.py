@@ -64,7 +64,9 @@ def test_compare_trains_each_core_and_seed_on_ray_and_tables_them(tmp_path: Path
             rates.append(saved["scenarios"]["nominal"]["success_rate"])
         nominal = row["scenarios"]["nominal"]
         assert nominal["per_seed"] == rates and nominal["success_rate"] == sum(rates) / 2
-        assert nominal["ci95"] == list(seed_interval(rates, 0, 2))
+        pooled = sum(json.loads((out / name / f"seed{s}" / "evaluation.json").read_text())["scenarios"]["nominal"]["successes"]
+                     for s in (0, 1))
+        assert nominal["ci95"] == list(seed_interval(rates, pooled, 4))
     assert not torch.equal(weights["cfc_ncp", "0"], weights["cfc_ncp", "1"])  # the seeds differ
     table = (out / "comparison.md").read_text()
     assert "| cfc_ncp |" in table and "| gru |" in table and (out / "comparison.png").stat().st_size > 0
@@ -80,14 +82,15 @@ def test_compare_trains_each_core_and_seed_on_ray_and_tables_them(tmp_path: Path
     assert "holds a run of another config than entry 'gru', seed 0" in capsys.readouterr().err
 
 
-def test_the_seed_interval_is_students_t_over_seeds_and_wilson_for_one() -> None:
-    """Against closed forms: t(0.975, 2) = 4.303 over three rates; one seed: its Wilson interval."""
+def test_the_seed_interval_is_the_wider_of_students_t_and_the_pooled_wilson() -> None:
+    """Against closed forms: t(0.975, 2) = 4.303 over three rates that differ; three seeds that
+    agree: Wilson's interval of their 300 episodes; one seed: its Wilson interval."""
     from lnn_control.train.evaluation import wilson_interval
 
-    low, high = seed_interval([0.80, 0.85, 0.90], 0, 0)
+    low, high = seed_interval([0.80, 0.85, 0.90], 255, 300)
     assert high - 0.85 == pytest.approx(0.85 - low) == pytest.approx(4.303 * 0.05 / 3 ** 0.5)
-    assert seed_interval([0.95, 1.0, 1.0], 0, 0)[1] == 1.0  # clipped to a rate
-    assert seed_interval([1.0, 1.0], 0, 0) == (1.0, 1.0)
+    assert seed_interval([0.95, 1.0, 1.0], 295, 300)[1] == 1.0  # clipped to a rate
+    assert seed_interval([0.99, 0.99, 0.99], 297, 300) == wilson_interval(297, 300)
     assert seed_interval([0.37], 37, 100) == wilson_interval(37, 100)
 
 
