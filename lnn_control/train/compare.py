@@ -158,7 +158,7 @@ def run_comparison(config: CompareConfig, out: Path, address: Optional[str] = No
                 "training_time_s": evaluation["training_time_s"],
                 "updates": evaluation["update"],
                 "attempts": attempts(folder),
-                "policy": evaluation["policy"],
+                "policy": str(folder / "policy"),  # where it is now, if the folder moved
                 "scenarios": {s: {k: v[k] for k in ("success_rate", "ci95", "episodes", "successes",
                                                     "tracking_error_m", "failures")}
                               for s, v in evaluation["scenarios"].items()},
