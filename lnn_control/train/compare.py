@@ -30,7 +30,7 @@ import argparse
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
@@ -57,7 +57,7 @@ class CompareConfig:
     train: Path
     cores: dict[str, dict[str, Any]]
     #: network seeds (None: the training config's own seed)
-    seeds: Optional[list[int]] = field(default=None)
+    seeds: Optional[list[int]] = None
 
 
 def load_compare_config(path: str | Path) -> CompareConfig:

@@ -105,8 +105,7 @@ def load_sweep_config(path: str | Path) -> SweepConfig:
 
 def _example(distribution: dict[str, list[Any]]) -> Any:
     """A value ``distribution`` can take (to check the config before any trial runs)."""
-    kind, values = next(iter(distribution.items()))
-    return values[0]
+    return next(iter(distribution.values()))[0]
 
 
 def trial_config(config: SweepConfig, values: dict[str, Any]) -> Any:

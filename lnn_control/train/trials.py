@@ -51,12 +51,12 @@ class TrialFailed(LnnControlError):
 
 
 @contextmanager
-def ray_session(address: Optional[str] = None, cpus: Optional[int] = None) -> Iterator[None]:
+def ray_session(address: Optional[str] = None) -> Iterator[None]:
     """Ray for the duration of the block: a local instance on loopback, or the cluster at
     ``address``.
 
-    :param address: ``HOST:PORT`` of a running cluster's head; None: start Ray here.
-    :param cpus: CPUs the local instance may use (default: all of this machine's).
+    :param address: ``HOST:PORT`` of a running cluster's head; None: start Ray here, on all of
+        this machine's CPUs.
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
@@ -67,7 +67,7 @@ def ray_session(address: Optional[str] = None, cpus: Optional[int] = None) -> It
         local = {"_node_ip_address": host} if _is_loopback(host) else {}
         ray.init(address=address, log_to_driver=False, **local)
     else:
-        ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, _node_ip_address=LOOPBACK,
+        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, _node_ip_address=LOOPBACK,
                  log_to_driver=False)
     try:
         yield
