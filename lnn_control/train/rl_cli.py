@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _rl(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from lnn_control.train.rl import RLRun, load_rl_config
+    from lnn_control.train.rl.config import load_rl_config
+    from lnn_control.train.rl.run import RLRun
 
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {args.workers}")

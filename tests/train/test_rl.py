@@ -20,7 +20,10 @@ from lnn_control.errors import ConfigError
 from lnn_control.policy import PolicyConfig, load_checkpoint, save_checkpoint
 from lnn_control.policy.runtime import PolicyRuntime
 from lnn_control.sim.events import feed
-from lnn_control.train.rl import LiquidActorCriticPolicy, NetworkStepsEnv, RLRun, load_rl_config
+from lnn_control.train.rl.config import load_rl_config
+from lnn_control.train.rl.observation import NetworkStepsEnv
+from lnn_control.train.rl.policy import LiquidActorCriticPolicy
+from lnn_control.train.rl.run import RLRun
 
 RL_CONFIGS = ROOT / "config" / "rl"
 

@@ -1,0 +1,106 @@
+"""An RL run's report: the before/after evaluation, the learning curve (PNG) and ``report.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from lnn_control.train.rl.config import RLConfig
+
+__all__ = ["paired_change", "plot_curve", "summary_line", "write_report"]
+
+
+def paired_change(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Mean of the per-seed return differences ``after - before`` (same seeds) and its normal
+    95 % interval ``mean +- 1.96 sd / sqrt(n)`` (``[mean, mean]`` for one episode)."""
+    first = {e["seed"]: e["episode_return"] for e in before["per_episode"]}
+    diff = np.array([e["episode_return"] - first[e["seed"]] for e in after["per_episode"]])
+    half = 1.959963984540054 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
+    return {"mean": float(diff.mean()), "ci95": [float(diff.mean() - half), float(diff.mean() + half)],
+            "episodes": int(len(diff))}
+
+
+def summary_line(results: dict[str, dict[str, Any]]) -> str:
+    return "; ".join(f"{name} success {r['success_rate']:.1%} (95% CI {r['ci95'][0]:.1%}-{r['ci95'][1]:.1%}), "
+                     f"mean return {r['mean_return']:.1f}" for name, r in results.items()) or "not evaluated"
+
+
+def write_report(folder: Path, config: RLConfig, source: Optional[Path], document: dict[str, Any],
+                  curve: list[dict[str, Any]]) -> Path:
+    """``learning_curve.png`` and ``report.md`` in ``folder``; returns the Markdown file."""
+    plot_curve(curve, document, folder / "learning_curve.png")
+    lines = [
+        f"# RL ({'fine-tuning' if config.init else 'from scratch'}): {config.env.id}",
+        "",
+        f"Config: `{source or folder / 'run.yaml'}`; "
+        + (f"started from `{config.init}`." if config.init else "a freshly initialised policy (seed "
+           f"{config.seed}), inputs standardised on {config.statistics_steps} control steps of its own flights."),
+        f"PPO (sb3-contrib RecurrentPPO, liquid core as the recurrent module): {document['env_steps']} control "
+        f"steps in {config.envs} envs, {document['training_time_s'] / 60:.1f} min of training; actor step size "
+        f"{config.ppo.learning_rate:g}, critic {config.ppo.critic_learning_rate:g}, initial log std "
+        f"{config.ppo.log_std_init:g}, {config.ppo.critic_warmup_iterations} critic warm-up iterations.",
+        "",
+        f"## Evaluation (deterministic policy through the runtime, seeds {config.evaluation.first_seed}.."
+        f"{config.evaluation.first_seed + config.evaluation.episodes - 1})",
+        "",
+        "| scenario | policy | success | 95% CI | mean return | tracking error m | final distance m | failures |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for stage in ("before", "after"):
+        for name, r in document[stage].items():
+            causes = ", ".join(f"{k} {v}" for k, v in r["failures"].items() if v) or "-"
+            lines.append(f"| {name} | {stage} | {r['success_rate']:.1%} | {r['ci95'][0]:.1%}-{r['ci95'][1]:.1%} | "
+                         f"{r['mean_return']:.1f} | {r['tracking_error_m']:.4f} | {r['final_distance_m']:.4f} | {causes} |")
+    for name, change in document["return_change"].items():
+        lines.append(f"\n{name}: mean return change after - before, paired over the seeds: {change['mean']:+.2f} "
+                     f"(95% CI {change['ci95'][0]:+.2f} to {change['ci95'][1]:+.2f}).")
+    lines += ["", "## Learning curve (stochastic training episodes)", "", "![learning curve](learning_curve.png)", ""]
+    if curve:
+        window = min(20, len(curve))
+        first, last = curve[:window], curve[-window:]
+        lines.append(f"{len(curve)} training episodes. First {window}: mean return "
+                     f"{np.mean([r['return'] for r in first]):.1f}, success {np.mean([r['success'] for r in first]):.0%}; "
+                     f"last {window}: mean return {np.mean([r['return'] for r in last]):.1f}, success "
+                     f"{np.mean([r['success'] for r in last]):.0%}.")
+    else:
+        lines.append("No training episode finished.")
+    path = folder / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def plot_curve(curve: list[dict[str, Any]], document: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (reward_ax, success_ax) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    if curve:
+        steps = np.array([r["env_steps"] for r in curve])
+        returns = np.array([r["return"] for r in curve])
+        success = np.array([r["success"] for r in curve], dtype=float)
+        window = max(1, min(20, len(curve)))
+        kernel = np.ones(window) / window
+        reward_ax.plot(steps, returns, ".", color="0.6", ms=3, label="training episode")
+        reward_ax.plot(steps[window - 1 :], np.convolve(returns, kernel, "valid"), color="C0",
+                       label=f"running mean ({window})")
+        success_ax.plot(steps[window - 1 :], np.convolve(success, kernel, "valid"), color="C2",
+                        label=f"training success, running mean ({window})")
+    end = max(document["env_steps"], 1)
+    for stage, x, marker in (("before", 0, "s"), ("after", end, "D")):
+        for name, r in document[stage].items():
+            reward_ax.plot([x], [r["mean_return"]], marker, color="C3", label=f"evaluation {stage} ({name})")
+            success_ax.plot([x], [r["success_rate"]], marker, color="C3", label=f"evaluation {stage} ({name})")
+    reward_ax.set_ylabel("episode return")
+    success_ax.set_ylabel("success rate")
+    success_ax.set_ylim(-0.02, 1.05)
+    success_ax.set_xlabel("control steps (env steps, all envs)")
+    for ax in (reward_ax, success_ax):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
