@@ -187,6 +187,10 @@ class Runtime(Controller, Protocol):
     def restart(self) -> None:
         """Start afresh after a sensor fault (what a runtime keeps, e.g. a goal sent once, stays)."""
 
+    @property
+    def waiting_for(self) -> tuple[str, ...]:
+        """The streams it waits for before it can command (none once every stream has reported)."""
+
     def on_event(self, stream: str, stamp_ns: int, value: np.ndarray,
                  encoding: Optional[str] = None) -> EventResult:
         """Take one sensor message; what became of it.

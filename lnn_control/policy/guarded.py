@@ -55,6 +55,11 @@ class GuardedController:
         self.stats.steps += 1
         return PLAIN_RESULTS[EventOutcome.STEPPED]
 
+    @property
+    def waiting_for(self) -> tuple[str, ...]:
+        """None: the controller commands from whatever it has."""
+        return ()
+
     def command(self, stamp_ns: int) -> np.ndarray:
         """The checked command ``(A,)`` float64 for ``stamp_ns``."""
         command = np.asarray(self.controller.command(stamp_ns), dtype=np.float64)

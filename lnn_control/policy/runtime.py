@@ -136,6 +136,13 @@ class PolicyRuntime:
             return self._engine.state
 
     @property
+    def waiting_for(self) -> tuple[str, ...]:
+        """The streams the network waits for (mode ``stream``: it steps only once every stream has
+        reported since the last reset or clock jump), in the config's order."""
+        with self._lock:
+            return tuple(name for name in self.specs if name not in self.aligner.stamps)
+
+    @property
     def last_step_ns(self) -> Optional[int]:
         """Stamp of the last step: the stamp the current command was computed for."""
         with self._lock:

@@ -21,9 +21,13 @@ sensor stamp it was computed from. A message is refused, counted and dropped whe
 read, when its stamp is more than ``max_future_s`` ahead of the node's clock or more than its
 stream's ``timeout_s`` behind it (stale data, or a sensor clock that is not synchronised), or
 when the runtime rejects it (NaN or Inf, wrong shape or encoding, a duplicate or out-of-order
-stamp): the node never crashes on input and never publishes a non-finite command.
+stamp): the node never crashes on input and never publishes a non-finite command. A message of
+the stepping stream that the runtime keeps but cannot step on, because another stream has not
+reported yet (a goal never sent, or forgotten after a clock jump), is counted the same way and
+says which stream the network waits for.
 
-Watchdog: proof of life is a *valid* message, one the runtime accepted. A stream with
+Watchdog: proof of life is a *valid* message, one the runtime accepted (and, of the stepping
+stream, stepped on: the network commands). A stream with
 ``timeout_s > 0`` that has delivered none for longer than that trips the watchdog, whether it
 went silent or its messages are all refused (checked every command period:
 ``control.nominal_dt_s``, or the timer's period): the node then publishes the safe command every
@@ -32,7 +36,9 @@ at once, at WARN (ERROR once the stream has been without valid data for ``watchd
 naming each such stream and why its messages were refused. When every watched stream has valid
 data again the network restarts from zero state (:meth:`PolicyRuntime.restart`: the values held
 are kept, so the next message of the stepping stream is commanded at once). ``/diagnostics``
-also carries each stream's rate, age and refusals, the inference time and the runtime's counters.
+also carries each stream's rate, age and refusals, the inference time, the runtime's counters and
+the longest interval between two watchdog checks (``watchdog_gap_ms_max``: well beyond the command
+period, the node's thread was held up, and neither commands nor safe commands went out).
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ from rclpy.timer import Timer
 from lnn_control.errors import ConfigError, LnnControlError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.deployment import Deployment, deployment_from_parameters, load_controller
-from lnn_control.policy.events import Runtime
+from lnn_control.policy.events import EventOutcome, Runtime
 from lnn_control.policy.gravity_check import GravityCheck
 from lnn_control.policy.messages.sensors import stream_reader
 from lnn_control.ros.cdr import imu_reader
@@ -184,6 +190,8 @@ class PolicyNode(LifecycleNode):
         deployment = self.deployment
         self._sim_time = bool(self.get_parameter("use_sim_time").value)
         self._specs = {spec.name: spec for spec in config.streams}
+        #: the stream whose messages step the network (None in timer mode)
+        self._stepping = config.control.stream if config.control.mode == "stream" else None
         self._monitors = {
             name: _StreamMonitor(int(topic.timeout_s * 1e9))
             for name, topic in deployment.streams.items()
@@ -209,6 +217,10 @@ class PolicyNode(LifecycleNode):
         self._published = 0
         self._next_warning_ns = 0  # time.monotonic_ns() before which rejections are not logged
         self._inference_ns: list[int] = []
+        #: the last watchdog check (time.perf_counter_ns) and the longest interval between two in
+        #: the diagnostics period: beyond the command period, the node's thread was held up
+        self._watchdog_at: Optional[int] = None
+        self._watchdog_gap_ns = 0
         self._window_start = self._now()  # of the diagnostics' rates and inference times
         #: the watchdog tripped: the safe command goes out every command period
         self._tripped = False
@@ -279,6 +291,10 @@ class PolicyNode(LifecycleNode):
         if not result.accepted:  # a valid message is proof of life; a refused one says why
             self._refuse(monitor, name, result.reason)
             return
+        if result.outcome is EventOutcome.WAITING and name == self._stepping:
+            # stored, but the network cannot step on it: no proof of life either
+            self._refuse(monitor, name, self._waiting(controller.waiting_for))
+            return
         monitor.last_valid, monitor.refused_in_a_row = now, 0
         if self._gravity:
             self._check_units(name, value)
@@ -302,6 +318,10 @@ class PolicyNode(LifecycleNode):
         timeout, and publish the safe command while tripped. (A timer that slept until the first
         stream could become late, its period changed and reset on each call, was measured to
         trip up to 0.6 s late on a loaded machine: rclpy's events executor can miss the reset.)"""
+        checked = time.perf_counter_ns()
+        if self._watchdog_at is not None:
+            self._watchdog_gap_ns = max(self._watchdog_gap_ns, checked - self._watchdog_at)
+        self._watchdog_at = checked
         if not self._active:
             return
         now = self._now()
@@ -335,6 +355,13 @@ class PolicyNode(LifecycleNode):
             del self._gravity[name]
         if warning is not None:
             self.get_logger().warning(warning)
+
+    @staticmethod
+    def _waiting(streams: tuple[str, ...]) -> str:
+        """Why a stepping message did not step the network: it waits for ``streams``."""
+        return (f"the network waits for a first message of {', '.join(streams)} (it steps once every "
+                f"stream has reported since the node started or a clock jump made it forget them): "
+                f"publish {'it' if len(streams) == 1 else 'them'}, e.g. a goal sent once must be sent again")
 
     def _refuse(self, monitor: _StreamMonitor, name: str, reason: str) -> None:
         monitor.rejected += 1
@@ -374,8 +401,9 @@ class PolicyNode(LifecycleNode):
         now = self._now()
         period = max((now - self._window_start) * 1e-9, 1e-9)
         inference = np.asarray(self._inference_ns or [0]) / 1e3
+        watchdog_gap_ms = self._watchdog_gap_ns / 1e6
         if periodic:
-            self._inference_ns, self._window_start = [], now
+            self._inference_ns, self._window_start, self._watchdog_gap_ns = [], now, 0
         stats = vars(self._controller.stats) if self._controller is not None else {}
         levels = {name: self._level(monitor, now) for name, monitor in self._monitors.items()}
         level = max(levels.values(), default=DiagnosticStatus.OK)
@@ -388,6 +416,7 @@ class PolicyNode(LifecycleNode):
             "commands_published": self._published,
             "inference_us_mean": f"{inference.mean():.1f}",
             "inference_us_max": f"{inference.max():.1f}",
+            "watchdog_gap_ms_max": f"{watchdog_gap_ms:.1f}",
             **{k: v for k, v in stats.items() if k != "events"},
         }
         message = ("watchdog tripped: " + "; ".join(f"{name}: {fault}" for name, fault in faults.items())

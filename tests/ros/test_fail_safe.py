@@ -283,6 +283,32 @@ def reasons(kind: str) -> tuple[str, ...]:
             "size": ("480x640",), "empty": ("0 bytes",), "silent": ("silent",)}[kind]
 
 
+def describe_pause(node: Running, commands: list[tuple[int, tuple]], begin: int, end: int) -> str:
+    """Where the longest pause between ``commands`` (``(stamp, value)``, sorted) lies against the
+    fault (``begin``, ``end``: ns), what was commanded either side, and the node's reports around
+    it (``/diagnostics``): when each was stamped, the commands it had published, the IMU messages
+    it had received, its longest interval between two watchdog checks. Reports missing within
+    the pause: the node's timers were held up; commands published but not arriving: a loss in
+    delivery; IMU messages received meanwhile: its message callbacks ran but its timers did not."""
+    stamps = [t for t, _ in commands]
+    i = int(np.argmax(np.diff(stamps)))
+    (before, was), (after, now) = commands[i], commands[i + 1]
+    kind = {True: "safe", False: "network"}
+    reports = []
+    for _, array in list(node.diagnostics):
+        t = stamp_ns(array)
+        if before - int(0.3e9) <= t <= after + int(0.3e9):
+            values = {(status.name.rsplit(": ", 1)[-1], v.key): v.value for status in array.status for v in status.values}
+            reports.append(f"{(t - begin) / 1e9:.3f} s: published {values[('controller', 'commands_published')]}, "
+                           f"imu received {values[('stream imu', 'received')]}, watchdog gap "
+                           f"{values[('controller', 'watchdog_gap_ms_max')]} ms")
+    arrived = sum(before <= t <= after for t in stamps)
+    return (f"from {(before - begin) / 1e9:.3f} s to {(after - begin) / 1e9:.3f} s after the fault began "
+            f"(it lasted {(end - begin) / 1e9:.3f} s), a {kind[was == node.model.safe]} command before, "
+            f"a {kind[now == node.model.safe]} one after ({arrived} arrived from then to then); the node's "
+            f"reports from 0.3 s before to 0.3 s after: {'; '.join(reports) or 'none'}")
+
+
 def play_and_check(node: Running, fault: Fault) -> None:
     """Play ``fault`` between valid data and check the four promises of the module docstring."""
     model, sensors = node.model, node.sensors
@@ -321,10 +347,12 @@ def play_and_check(node: Running, fault: Fault) -> None:
                     f"{fault}: no safe command within {timeout} + {COMMAND_PERIOD_S} s of the last valid "
                     f"{stream} message; safe commands at {[(t - last) / 1e9 for t in safe if t > last][:3]} s"
                     + stall)
-    settled = [t for t in stamps if t >= lead_valid + int(0.2e9)]
-    pauses = np.diff(sorted(settled)) / 1e9
+    settled = sorted((t, v) for t, v in zip(stamps, values) if t >= lead_valid + int(0.2e9))
+    pauses = np.diff([t for t, _ in settled]) / 1e9
     imu_bound = model.timeouts["imu"] + COMMAND_PERIOD_S + SCHEDULING_S + stalled_ns / 1e9
-    assert pauses.size and pauses.max() <= imu_bound, f"{fault}: commands paused {pauses.max():.3f} s{stall}"
+    assert pauses.size and pauses.max() <= imu_bound, (
+        f"{fault}: commands paused {pauses.max():.3f} s{stall}; "
+        + describe_pause(node, settled, begin, end))
     # 3. the diagnostics say which stream and why, at WARN, then ERROR once it lasts
     reports = controller_reports(node.diagnostics, begin)
     for stream, last, following in trips:
@@ -370,3 +398,54 @@ CAMERA_FAULTS = {"imu": ["nan", "inf", "stamp_zero", "hour_ahead", "backwards", 
                              st.sampled_from([0.1, 0.3, 0.8, 1.4]))))
 def test_generated_faults(node, fault):
     play_and_check(node, fault)
+
+
+def test_a_network_that_cannot_step_is_no_proof_of_life(hover_checkpoint, tmp_path):
+    """The goal is sent only after a second of valid IMU and odometry: meanwhile the network
+    cannot step (it has never had a goal), so those messages are no proof of life. The node
+    publishes the safe command within the IMU's timeout and says on ``/diagnostics`` that it
+    waits for the goal (before, it published nothing at all); once the goal comes, the network
+    commands again within one IMU period."""
+    tag = "waiting"
+    topics = {name: f"/{tag}{TOPICS[name]}" for name in HOVER.timeouts}
+    process = policy_node(ROOT / "config" / "ros" / HOVER.params, tmp_path / "node.log", checkpoint=hover_checkpoint,
+                          engine="native", autostart="true", diagnostics_period_s=0.25,
+                          **{f"streams.{name}.topic": topic for name, topic in topics.items()},
+                          **{"streams.goal.topic": f"/{tag}/goal", "output.topic": f"/{tag}/command"})
+    probe = Probe("fail_safe_waiting")
+    try:
+        commands = probe.collect(TwistStamped, f"/{tag}/command", 1000)
+        diagnostics = probe.collect(DiagnosticArray, "/diagnostics", 100)
+        sensors = Sensors(probe, topics)
+        goal = probe.node.create_publisher(PoseStamped, f"/{tag}/goal",
+                                           QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        process.wait_ready()
+        wait_for(lambda: all(probe.node.count_subscribers(t) > 0 for t in topics.values())
+                 and goal.get_subscription_count() > 0, 30, "the node's subscriptions")
+        sensors.play(Fault("imu", "valid", 0.0), lead_s=1.0, tail_s=0.0)
+        first_imu = next(s.at for s in sensors.sent if s.stream == "imu")
+        last = sensors.sent[-1].at
+        wait_for(lambda: any(stamp_ns(m) >= last for _, m in list(commands)), 10, "a command after the data")
+        before_goal = [(stamp_ns(m), command(m)) for _, m in list(commands)]
+        assert before_goal and all(value == HOVER.safe for _, value in before_goal), before_goal
+        bound = int((HOVER.timeouts["imu"] + COMMAND_PERIOD_S + SCHEDULING_S) * 1e9)
+        assert min(t for t, _ in before_goal) <= first_imu + bound, (min(t for t, _ in before_goal) - first_imu) / 1e9
+        wait_for(lambda: controller_reports(diagnostics, last), 10, "a report")
+        said = [(level, text) for _, level, text in controller_reports(diagnostics, first_imu)]
+        assert any(level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR) and "imu:" in text
+                   and "waits for a first message of goal" in text for level, text in said), said
+        message = PoseStamped()
+        message.pose.position.z = 1.0
+        message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 1_000_000_000)
+        goal.publish(message)
+        sent_goal = time.time_ns()
+        sensors.sent.clear()
+        sensors.play(Fault("imu", "valid", 0.0), lead_s=0.5, tail_s=0.0)
+        after = [(stamp_ns(m), command(m)) for _, m in list(commands) if stamp_ns(m) > sent_goal]
+        network = [t for t, value in after if value != HOVER.safe]
+        imu_stamps = {s.stamp for s in sensors.sent if s.stream == "imu"}
+        assert network and set(network) <= imu_stamps, after[:5]
+    finally:
+        probe.close()
+        code = process.stop()
+    assert code == 0, process.output()
