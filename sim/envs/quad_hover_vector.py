@@ -6,7 +6,29 @@ observation, timing model, IMU noise and scenarios of :class:`~lnn_control.sim.e
 one matrix product over the batch; MuJoCo steps every quadrotor one physics step at a time on its
 thread pool, and after each step the streams whose measurements fall in that step read the
 batch's sensor rows. What it leaves out, for speed: per-message event lists (each stream's newest
-value is the observation, and ``infos["stamp_ns"]`` gives its stamp) and the camera stream.
+value is the observation, and ``infos["stamp_ns"]`` gives its stamp; ``messages=True`` adds every
+message, see below) and the camera stream.
+
+**Every message** (``messages=True``; off by default, which changes nothing else): ``infos["messages"]``
+holds the messages delivered for the returned observation, as padded arrays::
+
+    infos["messages"] = {
+        "now_ns": (N,) int64               the control instant the period ends at, ns since reset
+        "streams": {name: {                 in the env's stream order (``streams=``)
+            "values":     (N, M, d) float64 each message's value, as the single env's event holds it
+            "stamp_ns":   (N, M) int64      its stamp, ns since the episode's reset
+            "arrival_ns": (N, M) int64      when it arrived (stamp + latency; 0 at a reset), ns
+            "count":      (N,) int64        messages of the period; rows from count on are zero
+        }},
+    }
+
+Within a stream the messages are oldest first (stamps strictly increase); ``M`` is the most the
+stream can deliver in one control period under the scenario's timing (:attr:`BatchStream.max_messages`;
+more raises). The single env's ``info["sensor_events"]`` is the same messages merged by stamp,
+ties in the env's stream order (a stable sort of the streams' messages, concatenated in that
+order, by stamp): that is :mod:`lnn_control.train.rl.batched_steps`' merge. For an env that ended
+in the step, ``infos["messages"]`` holds its new episode's reset messages (one per stream, stamp
+0, ``now_ns`` 0) and ``infos["final_info"]["messages"]`` its last period's messages.
 
 Autoreset is ``SAME_STEP``: an env that ends is reset within the same ``step``; its last
 observation and info are in ``infos["final_obs"]`` and ``infos["final_info"]`` (masks
@@ -52,7 +74,8 @@ class BatchStream:
     """One stream's messages for a batch of envs: schedule, in-flight ring, newest delivered value.
 
     The schedule of an episode (stamps, losses, IMU noise) is drawn whole at reset; messages in
-    flight wait in a ring buffer per env until their arrival time.
+    flight wait in a ring buffer per env until their arrival time. With ``control_ns`` it also
+    keeps every message each :meth:`deliver` hands out (``delivered_*``, ``count``), oldest first.
 
     :param name: the stream's name.
     :param nominal: its nominal timing (before the scenario's changes).
@@ -62,6 +85,8 @@ class BatchStream:
     :param episode_ns: longest episode, ns.
     :param scenario: the scenario (its timing changes and IMU noise).
     :param imu: IMU noise of this stream, or None.
+    :param control_ns: keep every message delivered in a control period of this length, ns
+        (None: only the newest, the observation).
     """
 
     def __init__(
@@ -74,6 +99,7 @@ class BatchStream:
         episode_ns: int,
         scenario: Scenario,
         imu: ImuNoise | None,
+        control_ns: int | None = None,
     ) -> None:
         self.name, self.nominal, self.read, self.imu = name, nominal, read, imu
         self.scenario = scenario
@@ -84,8 +110,17 @@ class BatchStream:
         mean_count = episode_ns / fastest_ns
         # 10 standard deviations of the count beyond its mean: never reached in practice (checked)
         self._length = int(mean_count + 10.0 * max(jitter, 0.01) * math.sqrt(mean_count) + 4)
-        in_flight = nominal.latency_ns * timing.latency_scale[1] / shortest_ns
+        longest_latency_ns = nominal.latency_ns * timing.latency_scale[1]
+        in_flight = longest_latency_ns / shortest_ns
         self._ring = int(math.ceil(in_flight)) + 2
+        self.keeps_messages = control_ns is not None
+        #: the most messages one control period can deliver (1 without ``control_ns``)
+        self.max_messages = 1
+        if control_ns is not None:
+            # arrivals in (t - T, t] are stamps in a window T wide; a ring must hold every message
+            # captured and not yet handed out: stamps in (t - T - latency, t]
+            self.max_messages = _most_stamps(control_ns, shortest_ns)
+            self._ring = _most_stamps(control_ns + longest_latency_ns, shortest_ns)
         self._episode_ns = episode_ns
         n, envs = num_envs, np.arange(num_envs)
         self._envs = envs
@@ -101,6 +136,14 @@ class BatchStream:
         self.ring_next = np.zeros(n, np.intp)
         self.latest = np.zeros((n, dim))
         self.latest_stamp = np.zeros(n, np.int64)
+        #: with ``control_ns``: the messages the last :meth:`deliver` (or :meth:`reset`) handed
+        #: out, oldest first: values ``(n, M, dim)``, stamps and arrival times ``(n, M)`` ns, and
+        #: how many each env got ``(n,)``; rows from ``count`` on are zero
+        m = self.max_messages
+        self.delivered_values = np.zeros((n, m, dim))
+        self.delivered_stamps = np.zeros((n, m), np.int64)
+        self.delivered_arrivals = np.zeros((n, m), np.int64)
+        self.count = np.zeros(n, np.int64)
 
     def reset(self, ids: np.ndarray, rng: np.random.Generator, rows: np.ndarray) -> None:
         """New episodes for envs ``ids``: timing, schedule and noise drawn, first message (stamp 0)
@@ -129,6 +172,12 @@ class BatchStream:
             first = first + self.noise[ids, 0]
         self.latest[ids] = first
         self.latest_stamp[ids] = 0
+        if self.keeps_messages:  # the reset's message, delivered at once
+            self.delivered_values[ids] = 0.0
+            self.delivered_stamps[ids] = 0
+            self.delivered_arrivals[ids] = 0
+            self.delivered_values[ids, 0] = first
+            self.count[ids] = 1
 
     def capture(self, until_ns: np.ndarray, rows: np.ndarray) -> None:
         """Read every measurement stamped up to ``until_ns`` ``(n,)`` not read before, from ``rows``."""
@@ -145,6 +194,11 @@ class BatchStream:
                 if self.noise is not None:
                     values = values + self.noise[take, index[take]]
                 slot = self.ring_next[take]
+                if self.keeps_messages and np.any(self.ring_arrivals[take, slot] != _EMPTY):
+                    raise SimulationError(
+                        f"stream {self.name}: more messages in flight than its ring holds "
+                        f"({self._ring}); the timing model's bound is wrong (a bug)"
+                    )
                 self.ring_values[take, slot] = values
                 self.ring_stamps[take, slot] = stamps[take]
                 self.ring_arrivals[take, slot] = stamps[take] + self.latency[take]
@@ -152,8 +206,11 @@ class BatchStream:
             self.next[due] += 1
 
     def deliver(self, now_ns: np.ndarray) -> None:
-        """Hand out the messages that have arrived by ``now_ns`` ``(n,)``: the newest becomes the value."""
+        """Hand out the messages that have arrived by ``now_ns`` ``(n,)``: the newest becomes the
+        value (and, with ``control_ns``, all of them the ``delivered_*`` arrays)."""
         arrived = self.ring_arrivals <= now_ns[:, None]
+        if self.keeps_messages:
+            self._keep(arrived)
         if not arrived.any():
             return
         stamps = np.where(arrived, self.ring_stamps, -1)
@@ -162,6 +219,33 @@ class BatchStream:
         self.latest[envs] = self.ring_values[envs, newest[envs]]
         self.latest_stamp[envs] = self.ring_stamps[envs, newest[envs]]
         self.ring_arrivals[arrived] = _EMPTY
+
+    def _keep(self, arrived: np.ndarray) -> None:
+        """Copy the ``arrived`` ``(n, ring)`` messages, oldest first, into the ``delivered_*`` arrays."""
+        count = arrived.sum(axis=1)
+        most = int(count.max(initial=0))
+        if most > self.max_messages:
+            raise SimulationError(
+                f"stream {self.name}: {most} messages arrived in one control period, more than the "
+                f"{self.max_messages} its timing allows (a bug in the bound)"
+            )
+        m = self.max_messages
+        # stamps increase within a stream: stamp order is capture and arrival order
+        order = np.argsort(np.where(arrived, self.ring_stamps, _EMPTY), axis=1)[:, :m]
+        rows = self._envs[:, None]
+        padding = np.arange(m) >= count[:, None]
+        self.delivered_values = self.ring_values[rows, order]
+        self.delivered_values[padding] = 0.0
+        self.delivered_stamps = np.where(padding, 0, self.ring_stamps[rows, order])
+        self.delivered_arrivals = np.where(padding, 0, self.ring_arrivals[rows, order])
+        self.count = count
+
+
+def _most_stamps(window_ns: float, shortest_ns: float) -> int:
+    """The most stamps a half-open window ``window_ns`` wide can hold when consecutive intervals
+    are at least ``shortest_ns`` before rounding to whole ns (so at least ``shortest_ns - 1``
+    after; the margin covers the bound's own rounding)."""
+    return int(window_ns // (shortest_ns * (1.0 - 1e-9) - 1.0)) + 1
 
 
 class QuadHoverVectorEnv(VectorEnv):
@@ -172,6 +256,8 @@ class QuadHoverVectorEnv(VectorEnv):
     :param streams: observed streams (``imu``, ``odom``, ``goal``; not ``camera``).
     :param nthread: MuJoCo threads (0: all CPUs).
     :param max_episode_steps: steps before truncation (QuadHover-v0's 500).
+    :param messages: also return every message of each period in ``infos["messages"]`` (see the
+        module docstring); the observations, rewards and the rest of the infos are unchanged.
     """
 
     metadata: dict[str, Any] = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
@@ -183,10 +269,12 @@ class QuadHoverVectorEnv(VectorEnv):
         streams: tuple[str, ...] | None = None,
         nthread: int = 0,
         max_episode_steps: int = 500,
+        messages: bool = False,
     ) -> None:
         self.num_envs = int(num_envs)
         if self.num_envs < 1:
             raise ConfigError(f"num_envs must be at least 1, got {num_envs!r}")
+        self.messages = bool(messages)
         self.scenario = resolve_scenario(scenario)
         if self.scenario.adaptation.changes:
             raise ConfigError(
@@ -268,7 +356,10 @@ class QuadHoverVectorEnv(VectorEnv):
                 return rows[take[:, None], columns]
 
         imu = self.scenario.imu if spec.kind == "imu" else None
-        return BatchStream(name, spec.timing, spec.shape[0], read, self.num_envs, episode_ns, self.scenario, imu)
+        control_ns = self._control_ns if self.messages else None
+        return BatchStream(
+            name, spec.timing, spec.shape[0], read, self.num_envs, episode_ns, self.scenario, imu, control_ns
+        )
 
     # ------------------------------------------------------------------ gymnasium API
     def reset(
@@ -324,6 +415,8 @@ class QuadHoverVectorEnv(VectorEnv):
             mask[done] = True
             info.update(final_obs=self._observation(), _final_obs=mask, final_info=dict(info), _final_info=mask)
             self._reset_envs(done)
+            if self.messages:  # the new episodes' reset messages (final_info keeps the last period's)
+                info["messages"] = self._messages()
         return self._observation(), reward, terminated, truncated, info
 
     # ------------------------------------------------------------------ pieces
@@ -366,4 +459,21 @@ class QuadHoverVectorEnv(VectorEnv):
         }
         if distance is not None:
             info["distance"] = distance
+        if self.messages:
+            info["messages"] = self._messages()
         return info
+
+    def _messages(self) -> dict[str, Any]:
+        """``infos["messages"]``: every stream's messages of the period (copies; module docstring)."""
+        return {
+            "now_ns": self._now.copy(),
+            "streams": {
+                stream.name: {
+                    "values": stream.delivered_values.copy(),
+                    "stamp_ns": stream.delivered_stamps.copy(),
+                    "arrival_ns": stream.delivered_arrivals.copy(),
+                    "count": stream.count.copy(),
+                }
+                for stream in self._streams
+            },
+        }

@@ -21,7 +21,8 @@ from lnn_control.policy import PolicyConfig, load_checkpoint, save_checkpoint
 from lnn_control.policy.runtime import PolicyRuntime
 from lnn_control.sim.events import feed
 from lnn_control.train.rl.config import load_rl_config
-from lnn_control.train.rl.observation import NetworkStepsEnv
+from lnn_control.train.rl.collection import BatchedStepsVecEnv
+from lnn_control.train.rl.observation import NetworkStepsEnv, StepLayout
 from lnn_control.train.rl.policy import LiquidActorCriticPolicy
 from lnn_control.train.rl.run import RLRun
 
@@ -166,6 +167,48 @@ def test_a_scratch_run_saves_the_actor_it_trained(tmp_path: Path) -> None:
     assert any((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
 
 
+def test_a_batched_run_trains_on_the_vector_env(tmp_path: Path) -> None:
+    """``batched: true``: every env in one QuadHoverVectorEnv; the actor it saves acts as the runtime."""
+    path = _tiny("quad_hover_scratch", tmp_path, batched=True, envs=8, total_steps=256,
+                 ppo={"n_steps": 16, "batch_size": 64})
+    config, base = load_rl_config(path)
+    run = RLRun(config, tmp_path / "run", base)
+    run.run()
+    assert run.model is not None and run.model.num_timesteps == 256
+    assert isinstance(run.model.get_env().unwrapped, BatchedStepsVecEnv)
+    _assert_acts_as_runtime(run.model.policy, tmp_path / "run" / "policy", seed=8)
+
+
+def test_the_batched_envs_report_their_episodes_as_sb3_monitors_do() -> None:
+    """Each ended env's info: its last block (the blocks' own final block), its return (the sum
+    of the rewards it was given), its length and success; the observation is its new episode's."""
+    config = _hover_config()
+    venv = BatchedStepsVecEnv(config, 4, 6, nthread=1)
+    venv.seed(3)
+    observation = venv.reset()
+    returns, lengths, ended = np.zeros(6), np.zeros(6, int), 0
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        actions = rng.uniform(-1, 1, (6, 4))
+        actions[:, 0] = -1.0  # no thrust: each falls to the floor within about a second
+        venv.step_async(actions)
+        following, reward, done, infos = venv.step_wait()
+        returns += reward
+        lengths += 1
+        for i in np.flatnonzero(done):
+            info = infos[i]
+            assert info["episode"]["l"] == lengths[i]
+            assert info["episode"]["r"] == pytest.approx(returns[i], rel=1e-5)
+            assert info["terminal_observation"].shape == observation.shape[1:]
+            assert info["is_success"] is False and isinstance(info["TimeLimit.truncated"], bool)
+            assert following[i, 0, StepLayout(config).safe] == 1.0  # a new episode: no step yet
+            ended += 1
+        returns[done], lengths[done] = 0.0, 0
+        observation = following
+    assert ended >= 6
+    venv.close()
+
+
 def test_the_rl_command_runs_the_finetune_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     save_checkpoint(make_policy(_hover_config(), seed=2), tmp_path / "bc")
     path = _tiny("quad_hover_finetune", tmp_path, init=str(tmp_path / "bc"), total_steps=100,
@@ -186,6 +229,7 @@ def test_the_rl_command_runs_the_finetune_config(tmp_path: Path, capsys: pytest.
         ({"ppo": {"clip_range": 0}}, "ppo: clip_range must be > 0"),
         ({"ppo": {"learning_rat": 1e-4}}, "unknown key 'ppo.learning_rat'"),
         ({"envs": 0}, "envs must be >= 1"),
+        ({"batched": True, "env": {"id": "lnn_control/QuadTarget-v0"}}, "batched: only lnn_control/QuadHover-v0"),
     ],
 )
 def test_config_errors_name_the_key(change: dict[str, Any], message: str, tmp_path: Path) -> None:

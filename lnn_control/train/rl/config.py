@@ -13,7 +13,10 @@ from lnn_control.policy.checkpoint import read_checkpoint_config
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.train.config import EnvConfig, EvaluationConfig, _at_least
 
-__all__ = ["PPOConfig", "RLConfig", "load_rl_config"]
+__all__ = ["BATCHED_ENV", "PPOConfig", "RLConfig", "load_rl_config"]
+
+#: the env whose episodes ``batched: true`` steps together
+BATCHED_ENV = "lnn_control/QuadHover-v0"
 
 
 @dataclass
@@ -95,6 +98,10 @@ class RLConfig:
     #: envs stepped in lockstep in this process (sb3's DummyVecEnv: an env step costs far less
     #: than the policy's, so worker processes would only add overhead)
     envs: int = 2
+    #: QuadHover only: all envs in one QuadHoverVectorEnv (physics in one mujoco.batch call, the
+    #: aligner's rules in numpy: lnn_control.train.rl.collection), so hundreds of envs cost little
+    #: more than one; the observations are exactly the single envs' (false: one env object each)
+    batched: bool = False
     #: processes running the evaluation episodes (0 or 1: this process)
     workers: int = 2
     #: torch threads of the training process
@@ -117,6 +124,8 @@ class RLConfig:
             )
         if self.model is not None and not isinstance(self.model, (str, dict)):
             raise ConfigError("model must be a model YAML path or a mapping (a model config inline)")
+        if self.batched and self.env.id != BATCHED_ENV:
+            raise ConfigError(f"batched: only {BATCHED_ENV} has a batched env; set batched: false for {self.env.id}")
         for key, minimum in (("envs", 1), ("workers", 0), ("threads", 1), ("total_steps", 1),
                              ("max_substeps", 1), ("statistics_steps", 1), ("seed", 0), ("first_env_seed", 0)):
             _at_least(self, key, minimum)

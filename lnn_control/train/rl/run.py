@@ -34,6 +34,7 @@ from lnn_control.errors import ConfigError
 from lnn_control.policy.checkpoint import load_checkpoint, save_checkpoint
 from lnn_control.policy.model import LiquidPolicy
 from lnn_control.train.rl.algorithm import LiquidPPO
+from lnn_control.train.rl.collection import BatchedStepsVecEnv
 from lnn_control.train.rl.config import RLConfig
 from lnn_control.train.rl.observation import StepLayout, make_training_env
 from lnn_control.train.rl.policy import LiquidActorCriticPolicy
@@ -136,8 +137,13 @@ class RLRun:
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
         config, ppo = self.config, self.config.ppo
-        factories = [partial(make_training_env, self.env, self.policy_config, config.max_substeps)] * config.envs
-        venv: Any = DummyVecEnv(factories)
+        venv: Any
+        if config.batched:
+            venv = BatchedStepsVecEnv(self.policy_config, config.max_substeps, config.envs, config.env.scenario,
+                                      nthread=config.threads)
+        else:
+            factories = [partial(make_training_env, self.env, self.policy_config, config.max_substeps)] * config.envs
+            venv = DummyVecEnv(factories)
         if ppo.normalize_reward:
             venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=ppo.gamma)
         try:
