@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "ros": "policy node over DDS: IMU stamp -> command latency and delivery, vs a bare relay",
     "load": "camera + IMU policy node: CPU use per engine vs a bare relay; answers beside a CPU hog",
     "sim": "simulation suite: env steps/s, camera frames/s, vectorised steps/s vs raw MuJoCo",
+    "rl": "RL: collection with the policy and PPO updates, control steps/s vs the raw vector env",
 }
 
 

@@ -37,6 +37,7 @@ observation and info are in ``infos["final_obs"]`` and ``infos["final_info"]`` (
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from types import SimpleNamespace
@@ -57,7 +58,7 @@ from lnn_control.sim.errors import SimulationError
 from lnn_control.sim.imu import ImuNoise, ImuNoiseProcess
 from lnn_control.sim.mjcf import load_scene
 from lnn_control.sim.quadrotor import BODY, QuadrotorParams, RateController, Wind, draw_quadrotor
-from lnn_control.sim.scenarios import Scenario, resolve_scenario
+from lnn_control.sim.scenarios import QuadrotorRandomisation, Scenario, resolve_scenario
 from lnn_control.sim.timing import StreamTiming, sample_stamps
 from lnn_control.units import NS_PER_S
 
@@ -336,6 +337,9 @@ class QuadHoverVectorEnv(VectorEnv):
         self._hover_ctrl = self.controller.motor_commands(self.controller.hover_action, np.zeros(3))
         self._wind: Wind | None = None
         self._drag = np.zeros((self.num_envs, 3))
+        #: the scenario's start offset, tilt and speed ranges are scaled by this at every reset
+        #: (in (0, 1]; an RL curriculum grows it to 1)
+        self.start_scale = 1.0
 
     def _make_stream(self, name: str, episode_ns: int) -> BatchStream:
         spec = QuadHoverEnv.STREAMS[name]
@@ -432,7 +436,7 @@ class QuadHoverVectorEnv(VectorEnv):
         self._drag[ids] = [draw.drag for draw in draws]
         assert self._wind is not None
         self._wind.restart(np.array([draw.steady_wind for draw in draws]), ids)
-        goal, qpos, qvel = sample_hover_task(rng, len(ids), physics)
+        goal, qpos, qvel = sample_hover_task(rng, len(ids), self._start(physics))
         self.batch.reset(ids, stage=int(mujoco.mjtStage.mjSTAGE_NONE))
         self.goal[ids] = goal
         self._qpos[ids] = qpos
@@ -448,6 +452,14 @@ class QuadHoverVectorEnv(VectorEnv):
         self._previous[ids] = self.controller.hover_action
         for stream in self._streams:
             stream.reset(ids, rng, self._sensors)
+
+    def _start(self, physics: QuadrotorRandomisation) -> QuadrotorRandomisation:
+        """The scenario's start ranges scaled by :attr:`start_scale`."""
+        if self.start_scale == 1.0:
+            return physics
+        s = self.start_scale
+        return dataclasses.replace(physics, start_offset=physics.start_offset * s,
+                                   start_tilt=physics.start_tilt * s, start_speed=physics.start_speed * s)
 
     def _observation(self) -> dict[str, np.ndarray]:
         return {stream.name: stream.latest.astype(np.float32) for stream in self._streams}

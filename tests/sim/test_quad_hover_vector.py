@@ -100,3 +100,31 @@ def test_physics_ood_randomises_each_batched_quadrotor() -> None:
     assert 0.7 <= masses.min() and masses.max() <= 1.3 and masses.std() > 0.05
     vector.step(np.tile(vector.controller.hover_action, (16, 1)))
     assert np.all(np.any(vector._xfrc[:, body, :3] != 0, axis=1))  # wind on every quadrotor
+
+
+@pytest.mark.parametrize("scale", [0.2, 1.0])
+def test_the_start_scale_shrinks_the_start_ranges(scale: float) -> None:
+    """An RL curriculum's ``start_scale``: starts within ``scale`` x the scenario's offset (1 m per
+    axis), tilt (0.2 rad) and speed (0.3 m/s) of the goal (nominal)."""
+    env = QuadHoverVectorEnv(num_envs=512, nthread=1)
+    env.start_scale = scale
+    env.reset(seed=1)
+    offset = np.abs(env._qpos[:, :3] - env.goal)
+    assert offset.max() <= 1.0 * scale + 1e-9 and offset.max() > 0.9 * scale
+    w, x, y, _ = env._qpos[:, 3:7].T
+    tilt = np.arccos(np.clip(1.0 - 2.0 * (x * x + y * y), -1.0, 1.0))  # angle of the body z from up
+    assert tilt.max() <= np.hypot(0.2, 0.2) * scale + 1e-6
+    assert np.abs(env._qvel[:, :3]).max() <= 0.3 * scale + 1e-12
+
+
+def test_flying_pays_more_than_crashing_from_any_start() -> None:
+    """The reward's promise (goal_reward): hovering still anywhere a nominal start can be (up to
+    sqrt(3) m from the goal) earns more every step than nothing, holding the goal earns most, and
+    a crash costs more than 10 steps of hovering far away earn."""
+    from lnn_control.sim.envs.quadrotor_env import CRASH_PENALTY, goal_reward
+
+    distances = np.linspace(0.0, np.sqrt(3.0), 200)
+    still = goal_reward(distances, 0.0, 0.0, 0.0, False)
+    assert still.min() > 0.0 and still.argmax() == 0 and np.all(np.diff(still) < 0)
+    assert goal_reward(1.0, 0.0, 0.0, 0.0, True) == pytest.approx(goal_reward(1.0, 0.0, 0.0, 0.0, False) - CRASH_PENALTY)
+    assert CRASH_PENALTY > 10 * still[-1]

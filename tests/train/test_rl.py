@@ -230,6 +230,7 @@ def test_the_rl_command_runs_the_finetune_config(tmp_path: Path, capsys: pytest.
         ({"ppo": {"learning_rat": 1e-4}}, "unknown key 'ppo.learning_rat'"),
         ({"envs": 0}, "envs must be >= 1"),
         ({"batched": True, "env": {"id": "lnn_control/QuadTarget-v0"}}, "batched: only lnn_control/QuadHover-v0"),
+        ({"curriculum_steps": 1000}, "the start curriculum needs batched: true"),
     ],
 )
 def test_config_errors_name_the_key(change: dict[str, Any], message: str, tmp_path: Path) -> None:

@@ -102,6 +102,11 @@ class RLConfig:
     #: aligner's rules in numpy: lnn_control.train.rl.collection), so hundreds of envs cost little
     #: more than one; the observations are exactly the single envs' (false: one env object each)
     batched: bool = False
+    #: batched only: a start curriculum, the scenario's start offset, tilt and speed ranges scaled
+    #: by curriculum_start at first and growing linearly to their full size over this many
+    #: control steps (0: none)
+    curriculum_steps: int = 0
+    curriculum_start: float = 0.2
     #: processes running the evaluation episodes (0 or 1: this process)
     workers: int = 2
     #: torch threads of the training process
@@ -126,7 +131,11 @@ class RLConfig:
             raise ConfigError("model must be a model YAML path or a mapping (a model config inline)")
         if self.batched and self.env.id != BATCHED_ENV:
             raise ConfigError(f"batched: only {BATCHED_ENV} has a batched env; set batched: false for {self.env.id}")
-        for key, minimum in (("envs", 1), ("workers", 0), ("threads", 1), ("total_steps", 1),
+        if self.curriculum_steps and not self.batched:
+            raise ConfigError("curriculum_steps: the start curriculum needs batched: true")
+        if not 0.0 < self.curriculum_start <= 1.0:
+            raise ConfigError(f"curriculum_start must be in (0, 1], got {self.curriculum_start}")
+        for key, minimum in (("envs", 1), ("workers", 0), ("threads", 1), ("total_steps", 1), ("curriculum_steps", 0),
                              ("max_substeps", 1), ("statistics_steps", 1), ("seed", 0), ("first_env_seed", 0)):
             _at_least(self, key, minimum)
 

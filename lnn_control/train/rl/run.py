@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, Optional
@@ -47,11 +48,17 @@ __all__ = ["RLRun"]
 class _Curve(BaseCallback):
     """Records every finished training episode and drives the progress bar."""
 
-    def __init__(self, progress: Any, total: int) -> None:
+    def __init__(self, progress: Any, total: int, curriculum: Optional[Callable[[int], None]] = None) -> None:
         super().__init__()
+        #: called with the env steps so far before every rollout
+        self.curriculum = curriculum
         self.rows: list[dict[str, Any]] = []
         self.progress = progress
         self.task = progress.add_task("rl", total=total) if progress is not None else None
+
+    def _on_rollout_start(self) -> None:
+        if self.curriculum is not None:
+            self.curriculum(self.num_timesteps)
 
     def _on_step(self) -> bool:
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
@@ -159,7 +166,8 @@ class RLRun:
             )
             model.policy.actor.load_state_dict(initial.state_dict())
             venv.seed(config.first_env_seed)
-            curve = _Curve(progress, config.total_steps)
+            curve = _Curve(progress, config.total_steps, partial(_grow_starts, venv.unwrapped, config)
+                           if config.curriculum_steps else None)
             self._say(f"PPO: {config.total_steps} control steps in {config.envs} envs")
             model.learn(config.total_steps, callback=curve, tb_log_name="ppo")
         finally:
@@ -190,6 +198,12 @@ class RLRun:
     def _say(self, message: str) -> None:
         if self.console is not None:
             self.console.print(message)
+
+
+def _grow_starts(venv: BatchedStepsVecEnv, config: RLConfig, env_steps: int) -> None:
+    """The start curriculum: the vector env's start ranges at ``env_steps`` (config's keys)."""
+    progress = min(env_steps / config.curriculum_steps, 1.0)
+    venv.env.start_scale = config.curriculum_start + (1.0 - config.curriculum_start) * progress
 
 
 def _flight_statistics(policy: LiquidPolicy, env_spec: EnvSpec, steps: int, first_seed: int) -> dict[str, tuple[Tensor, Tensor]]:

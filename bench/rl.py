@@ -1,4 +1,4 @@
-"""RL experience collection: control steps/s of the network-step blocks, batched against raw.
+"""``lnn-control bench rl``: RL collection and update throughput beside the raw vector env.
 
 For each scenario and batch size ``N`` (random actions in ``[-1, 1]``, so episodes crash, time out
 and autoreset):
@@ -7,13 +7,16 @@ and autoreset):
   ``step`` alone);
 - batched blocks: the same env with ``messages=True`` and
   :class:`~lnn_control.train.rl.batched_steps.BatchedStepBlocks` turning every period's messages into
-  the ``(N, max_substeps, width)`` blocks RL trains on; reported with its ratio to the reference;
+  the ``(N, max_substeps, width)`` blocks RL trains on;
+- collection: what ``lnn-control rl`` with ``batched: true`` does between updates, sb3's
+  ``collect_rollouts`` over :class:`~lnn_control.train.rl.collection.BatchedStepsVecEnv` with the
+  policy (default: the CfC/NCP of ``config/models/quad_hover_cfc.yaml``) stepped for all envs in
+  one call: the target, >= 20,000 control steps/s;
+- update: PPO's update of that rollout (transitions per second over all epochs);
 - for scale, the per-env path RL used before: one ``QuadHover-v0`` wrapped in
-  :class:`~lnn_control.train.rl.observation.NetworkStepsEnv` (its Python aligner).
+  :class:`~lnn_control.train.rl.observation.NetworkStepsEnv` (its Python aligner), no policy.
 
-Target: the batched blocks at >= 20,000 control steps/s. Run it as
-``python bench/rl_collection.py --json out/bench/rl_collection.json`` (not yet a ``lnn-control
-bench`` entry).
+Ratios are over the raw vector env of the same size in the same run.
 """
 
 from __future__ import annotations
@@ -31,14 +34,14 @@ TARGET_STEPS_PER_S = 20_000.0
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the RL collection benchmark."""
     parser.add_argument("--json", help="write the results to this JSON file")
-    parser.add_argument("--num-envs", type=int, nargs="+", default=[64, 256, 1024], help="batch sizes")
-    parser.add_argument("--scenarios", nargs="+", default=["nominal", "timing_ood"], help="sim scenarios")
+    parser.add_argument("--num-envs", type=int, nargs="+", default=[256, 1024], help="batch sizes")
+    parser.add_argument("--scenarios", nargs="+", default=["nominal"], help="sim scenarios")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (and mujoco.batch threads)")
     parser.add_argument("--model", default=None,
                         help="policy config YAML (default: the installed config/models/quad_hover_cfc.yaml)")
     parser.add_argument("--max-substeps", type=int, default=16,
                         help="rows of a block (timing_ood's IMU at up to 400 Hz steps up to ~10 times a period)")
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per measurement")
-    parser.add_argument("--nthread", type=int, default=0, help="mujoco.batch threads (0: all CPUs)")
     parser.set_defaults(handler=run)
 
 
@@ -55,6 +58,46 @@ def _rate(step: Callable[[], object], seconds: float, batch: int) -> float:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             return calls * batch / elapsed
+
+
+def _collection(config: Any, max_substeps: int, num_envs: int, scenario: str, threads: int,
+                rollouts: int = 4, n_steps: int = 32) -> tuple[float, float]:
+    """Control steps/s of sb3's ``collect_rollouts`` with ``config``'s policy over ``num_envs``
+    batched envs, and PPO update transitions/s (5 epochs, minibatches of a quarter of the rollout),
+    each the median over ``rollouts`` rollouts after an untimed first one."""
+    import numpy as np
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.utils import configure_logger
+
+    from lnn_control.train.rl.algorithm import LiquidPPO
+    from lnn_control.train.rl.collection import BatchedStepsVecEnv
+    from lnn_control.train.rl.policy import LiquidActorCriticPolicy
+
+    class _Nothing(BaseCallback):
+        def _on_step(self) -> bool:
+            return True
+
+    torch.set_num_threads(threads)
+    venv = BatchedStepsVecEnv(config, max_substeps, num_envs, scenario, nthread=threads)
+    model = LiquidPPO(LiquidActorCriticPolicy, venv, n_steps=n_steps, batch_size=n_steps * num_envs // 4, n_epochs=5,
+                      target_kl=None, seed=0, device="cpu",
+                      policy_kwargs={"policy_config": config, "actor_learning_rate": 3e-4, "log_std_init": -1.0})
+    venv.seed(0)
+    model._setup_learn(10**9, None)
+    model.set_logger(configure_logger(0, None, "", False))
+    callback = _Nothing()
+    callback.init_callback(model)
+    collect, update = [], []
+    for _ in range(rollouts + 1):
+        start = time.perf_counter()
+        model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=n_steps)
+        collect.append(n_steps * num_envs / (time.perf_counter() - start))
+        start = time.perf_counter()
+        model.train()
+        update.append(5 * n_steps * num_envs / (time.perf_counter() - start))
+    venv.close()
+    return float(np.median(collect[1:])), float(np.median(update[1:]))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             actions = rng.uniform(-1.0, 1.0, (16, num_envs, 4))
             measured = {}
             for messages in (False, True):
-                env = QuadHoverVectorEnv(num_envs, scenario, streams, nthread=args.nthread, messages=messages)
+                env = QuadHoverVectorEnv(num_envs, scenario, streams, nthread=args.threads, messages=messages)
                 _, infos = env.reset(seed=0)
                 blocks = BatchedStepBlocks(config, args.max_substeps, num_envs) if messages else None
                 if blocks is not None:
@@ -114,29 +157,30 @@ def run(args: argparse.Namespace) -> int:
                 measured[messages] = _rate(step, args.seconds, num_envs)
                 env.close()
             raw, batched = measured[False], measured[True]
+            collected, updated = _collection(config, args.max_substeps, num_envs, scenario, args.threads)
             rows.append([f"{scenario}: raw vector env (reference)", num_envs, raw, None, 1.0])
-            rows.append([f"{scenario}: vector env + messages + BatchedStepBlocks", num_envs, batched,
-                         TARGET_STEPS_PER_S, batched / raw])
-            results["rows"].append({"scenario": scenario, "path": "raw_vector", "num_envs": num_envs,
-                                    "steps_per_s": raw})
-            results["rows"].append({"scenario": scenario, "path": "batched_blocks", "num_envs": num_envs,
-                                    "steps_per_s": batched, "ratio_to_raw": batched / raw,
-                                    "speedup_over_per_env": batched / per_env})
-    best = max(row["steps_per_s"] for row in results["rows"] if row["path"] == "batched_blocks")
+            rows.append([f"{scenario}: + messages + BatchedStepBlocks", num_envs, batched, None, batched / raw])
+            rows.append([f"{scenario}: collection with the policy (sb3 collect_rollouts)", num_envs, collected,
+                         TARGET_STEPS_PER_S, collected / raw])
+            rows.append([f"{scenario}: PPO update, transitions/s over its epochs", num_envs, updated, None, None])
+            results["rows"] += [
+                {"scenario": scenario, "path": "raw_vector", "num_envs": num_envs, "steps_per_s": raw},
+                {"scenario": scenario, "path": "batched_blocks", "num_envs": num_envs, "steps_per_s": batched,
+                 "ratio_to_raw": batched / raw, "speedup_over_per_env": batched / per_env},
+                {"scenario": scenario, "path": "collection", "num_envs": num_envs, "steps_per_s": collected,
+                 "ratio_to_raw": collected / raw},
+                {"scenario": scenario, "path": "update", "num_envs": num_envs, "transitions_per_s": updated},
+            ]
+    best = max(row["steps_per_s"] for row in results["rows"] if row["path"] == "collection")
     results["target_steps_per_s"] = TARGET_STEPS_PER_S
     results["met"] = best >= TARGET_STEPS_PER_S
     results["machine"] = machine_info()
     results["seconds"] = args.seconds
     print_table("RL collection: control steps/s (ratio: over the raw vector env of the same size, same run)",
                 ["measurement", "envs", "steps/s", "target", "ratio"], rows)
-    print(f"target {TARGET_STEPS_PER_S:,.0f} control steps/s with blocks: {'met' if results['met'] else 'MISSED'} "
+    print(f"target {TARGET_STEPS_PER_S:,.0f} control steps/s of collection with the policy: {'met' if results['met'] else 'MISSED'} "
           f"(best {best:,.0f})")
     if args.json:
         print(f"wrote {write_json(args.json, results)}")
     return 0
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_arguments(parser)
-    raise SystemExit(run(parser.parse_args()))
