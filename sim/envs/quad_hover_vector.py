@@ -9,8 +9,9 @@ batch's sensor rows. What it leaves out, for speed: per-message event lists (eac
 value is the observation, and ``infos["stamp_ns"]`` gives its stamp; ``messages=True`` adds every
 message, see below) and the camera stream.
 
-**Every message** (``messages=True``; off by default, which changes nothing else): ``infos["messages"]``
-holds the messages delivered for the returned observation, as padded arrays::
+**Every message** (``messages=True``, for RL; off by default, which changes nothing else):
+``infos["privileged"]`` holds :meth:`QuadHoverVectorEnv.privileged_state` (for a critic) and
+``infos["messages"]`` the messages delivered for the returned observation, as padded arrays::
 
     infos["messages"] = {
         "now_ns": (N,) int64               the control instant the period ends at, ns since reset
@@ -62,7 +63,10 @@ from lnn_control.sim.scenarios import QuadrotorRandomisation, Scenario, resolve_
 from lnn_control.sim.timing import StreamTiming, sample_stamps
 from lnn_control.units import NS_PER_S
 
-__all__ = ["BatchStream", "QuadHoverVectorEnv"]
+__all__ = ["PRIVILEGED_SIZE", "BatchStream", "QuadHoverVectorEnv"]
+
+#: entries of :meth:`QuadHoverVectorEnv.privileged_state`
+PRIVILEGED_SIZE = 28
 
 #: reads a stream's values for the envs ``take`` from the batch's sensor rows: ``(m,) -> (m, d)``
 BatchReader = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -337,6 +341,8 @@ class QuadHoverVectorEnv(VectorEnv):
         self._hover_ctrl = self.controller.motor_commands(self.controller.hover_action, np.zeros(3))
         self._wind: Wind | None = None
         self._drag = np.zeros((self.num_envs, 3))
+        #: each env's airframe relative to nominal (privileged_state)
+        self._airframe = np.zeros((self.num_envs, 9))
         #: the scenario's start offset, tilt and speed ranges are scaled by this at every reset
         #: (in (0, 1]; an RL curriculum grows it to 1)
         self.start_scale = 1.0
@@ -419,8 +425,9 @@ class QuadHoverVectorEnv(VectorEnv):
             mask[done] = True
             info.update(final_obs=self._observation(), _final_obs=mask, final_info=dict(info), _final_info=mask)
             self._reset_envs(done)
-            if self.messages:  # the new episodes' reset messages (final_info keeps the last period's)
+            if self.messages:  # the new episodes' (final_info keeps the last period's)
                 info["messages"] = self._messages()
+                info["privileged"] = self.privileged_state()
         return self._observation(), reward, terminated, truncated, info
 
     # ------------------------------------------------------------------ pieces
@@ -434,6 +441,11 @@ class QuadHoverVectorEnv(VectorEnv):
                 draw.write(row, self._body, self._dof)
             self.batch.set_const(ids)
         self._drag[ids] = [draw.drag for draw in draws]
+        nominal = self.nominal
+        self._airframe[ids] = [
+            np.concatenate(([draw.mass / nominal.mass], draw.inertia / nominal.inertia,
+                            draw.rotor_gain / nominal.rotor_max_thrust, [draw.motor_tau / nominal.motor_tau])) - 1.0
+            for draw in draws]
         assert self._wind is not None
         self._wind.restart(np.array([draw.steady_wind for draw in draws]), ids)
         goal, qpos, qvel = sample_hover_task(rng, len(ids), self._start(physics))
@@ -473,7 +485,23 @@ class QuadHoverVectorEnv(VectorEnv):
             info["distance"] = distance
         if self.messages:
             info["messages"] = self._messages()
+            info["privileged"] = self.privileged_state()
         return info
+
+    def privileged_state(self) -> np.ndarray:
+        """What a critic may know and a policy never sees, ``(N, PRIVILEGED_SIZE)`` float32, each
+        entry of order 1: the goal minus the position (3, m), the attitude quaternion (4, ROS
+        order x y z w), the velocity (3, m/s, world), the body rates (3, rad/s / 5), the
+        episode's airframe relative to nominal (mass, inertia (3), rotor gains (4), motor time
+        constant: each ``value / nominal - 1``), its drag (3, N s/m per kg of nominal mass) and
+        the wind's force (3, per nominal weight)."""
+        nominal = self.nominal
+        quaternion = self._qpos[:, 3:7][:, [1, 2, 3, 0]]
+        return np.concatenate([
+            self.goal - self._qpos[:, :3], quaternion, self._qvel[:, :3], self._qvel[:, 3:6] / 5.0,
+            self._airframe, self._drag / nominal.mass,
+            self._xfrc[:, self._body, :3] / (nominal.mass * nominal.gravity),
+        ], axis=1).astype(np.float32)
 
     def _messages(self) -> dict[str, Any]:
         """``infos["messages"]``: every stream's messages of the period (copies; module docstring)."""

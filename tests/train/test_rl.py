@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from sb3_contrib.common.recurrent.type_aliases import RNNStates
 import yaml
 from helpers import HOVER, MODELS, ROOT, make_policy, short_env
 
@@ -179,6 +180,47 @@ def test_a_batched_run_trains_on_the_vector_env(tmp_path: Path) -> None:
     _assert_acts_as_runtime(run.model.policy, tmp_path / "run" / "policy", seed=8)
 
 
+def test_a_privileged_critic_reads_the_true_state_and_the_actor_never_does() -> None:
+    """privileged: every row of a block ends with the env's privileged state of the period's end
+    (an ended env's terminal block: its last state); the critic's value depends on those columns,
+    the actor's action not at all."""
+    config = _hover_config()
+    venv = BatchedStepsVecEnv(config, 4, 6, nthread=1, privileged=True)
+    plain = StepLayout(config)
+    assert venv.layout.width == plain.width + venv.privileged_size == venv.observation_space.shape[1]
+    venv.seed(3)
+    observation = venv.reset()
+    inner = venv.env
+    np.testing.assert_array_equal(observation[:, :, venv.layout.privileged],
+                                  np.repeat(inner.privileged_state()[:, None], 4, axis=1))
+    goal_offset = observation[:, 0, venv.layout.privileged][:, :3]
+    np.testing.assert_allclose(goal_offset, inner.goal - inner._qpos[:, :3], atol=1e-6)
+    actions = np.zeros((6, 4))
+    actions[:, 0] = -1.0  # no thrust: every env crashes
+    ended = False
+    for _ in range(200):
+        venv.step_async(actions)
+        observation, _, done, infos = venv.step_wait()
+        for i in np.flatnonzero(done):
+            terminal = infos[i]["terminal_observation"][0, venv.layout.privileged]
+            assert not np.array_equal(terminal, observation[i, 0, venv.layout.privileged])  # a new episode's
+            ended = True
+    assert ended
+    policy = LiquidActorCriticPolicy(venv.observation_space, venv.action_space, lambda _: 1e-3, config, 1e-4,
+                                     privileged=venv.privileged_size)
+    obs = torch.as_tensor(observation)
+    changed = obs.clone()
+    changed[:, :, venv.layout.privileged] += 1.0
+    state = torch.zeros(1, 6, policy.actor.state_size)
+    starts = torch.ones(6)
+    with torch.no_grad():
+        actions_a, values_a, _, _ = policy.forward(obs, RNNStates((state, state), (state, state)), starts, True)
+        actions_b, values_b, _, _ = policy.forward(changed, RNNStates((state, state), (state, state)), starts, True)
+    torch.testing.assert_close(actions_a, actions_b, rtol=0, atol=0)
+    assert not torch.allclose(values_a, values_b)
+    venv.close()
+
+
 def test_the_batched_envs_report_their_episodes_as_sb3_monitors_do() -> None:
     """Each ended env's info: its last block (the blocks' own final block), its return (the sum
     of the rewards it was given), its length and success; the observation is its new episode's."""
@@ -231,6 +273,7 @@ def test_the_rl_command_runs_the_finetune_config(tmp_path: Path, capsys: pytest.
         ({"envs": 0}, "envs must be >= 1"),
         ({"batched": True, "env": {"id": "lnn_control/QuadTarget-v0"}}, "batched: only lnn_control/QuadHover-v0"),
         ({"curriculum_steps": 1000}, "the start curriculum needs batched: true"),
+        ({"ppo": {"privileged_critic": True}}, "privileged state comes from the batched env"),
     ],
 )
 def test_config_errors_name_the_key(change: dict[str, Any], message: str, tmp_path: Path) -> None:

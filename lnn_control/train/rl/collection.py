@@ -26,6 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from lnn_control.errors import ConfigError
 from lnn_control.policy.config import PolicyConfig
 from lnn_control.train.rl.batched_steps import BatchedStepBlocks
+from lnn_control.train.rl.observation import StepLayout
 
 __all__ = ["BatchedStepsVecEnv"]
 
@@ -39,11 +40,14 @@ class BatchedStepsVecEnv(VecEnv):
     :param num_envs: envs stepped together.
     :param scenario: the vector env's scenario (no mid-episode changes: no ``adaptation``).
     :param nthread: MuJoCo threads (0: every CPU).
+    :param privileged: append the env's privileged state at the period's end to every row of a
+        block (:class:`~lnn_control.train.rl.observation.StepLayout`'s ``privileged`` columns, for
+        the critic).
     """
 
     def __init__(self, config: PolicyConfig, max_substeps: int, num_envs: int, scenario: str = "nominal",
-                 nthread: int = 0) -> None:
-        from lnn_control.sim.envs.quad_hover_vector import QuadHoverVectorEnv
+                 nthread: int = 0, privileged: bool = False) -> None:
+        from lnn_control.sim.envs.quad_hover_vector import PRIVILEGED_SIZE, QuadHoverVectorEnv
 
         streams = tuple(spec.name for spec in config.streams)
         images = [spec.name for spec in config.streams if spec.kind == "image"]
@@ -51,8 +55,10 @@ class BatchedStepsVecEnv(VecEnv):
             raise ConfigError(f"the batched QuadHover env has no camera; this policy reads {images}")
         self.env = QuadHoverVectorEnv(num_envs, scenario, streams=streams, nthread=nthread, messages=True)
         self.blocks = BatchedStepBlocks(config, max_substeps, num_envs)
-        layout = self.blocks.layout
-        observation_space = gym.spaces.Box(-np.inf, np.inf, (int(max_substeps), layout.width), np.float32)
+        #: columns of privileged state appended to every row (0: none)
+        self.privileged_size = PRIVILEGED_SIZE if privileged else 0
+        self.layout = StepLayout(config, self.privileged_size)
+        observation_space = gym.spaces.Box(-np.inf, np.inf, (int(max_substeps), self.layout.width), np.float32)
         super().__init__(num_envs, observation_space, self.env.single_action_space)
         self._seed: Optional[int] = None
         self._actions = np.zeros((num_envs,) + self.env.single_action_space.shape, np.float32)
@@ -69,7 +75,7 @@ class BatchedStepsVecEnv(VecEnv):
         self._seed = None
         self._returns[:] = 0.0
         self._lengths[:] = 0
-        return self.blocks.reset(info)
+        return self._with_privileged(self.blocks.reset(info), info)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
@@ -81,16 +87,24 @@ class BatchedStepsVecEnv(VecEnv):
         self._lengths += 1
         done = terminated | truncated
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        final = self._with_privileged(period.final, info.get("final_info", info))
         for i in np.flatnonzero(done):
             infos[i] = {
-                "terminal_observation": period.final[i],
+                "terminal_observation": final[i],
                 "TimeLimit.truncated": bool(truncated[i] and not terminated[i]),
                 "episode": {"r": float(self._returns[i]), "l": int(self._lengths[i])},
                 "is_success": bool(info["final_info"]["is_success"][i]),
             }
         self._returns[done] = 0.0
         self._lengths[done] = 0
-        return period.blocks, reward.astype(np.float32), done, infos
+        return self._with_privileged(period.blocks, info), reward.astype(np.float32), done, infos
+
+    def _with_privileged(self, blocks: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """``blocks`` ``(N, K, W)`` with the privileged state of ``info`` on every row, if asked."""
+        if not self.privileged_size:
+            return blocks
+        privileged = np.broadcast_to(info["privileged"][:, None, :], blocks.shape[:2] + info["privileged"].shape[1:])
+        return np.concatenate([blocks, privileged], axis=2)
 
     def close(self) -> None:
         self.env.close()

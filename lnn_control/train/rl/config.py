@@ -59,6 +59,9 @@ class PPOConfig:
     critic_warmup_iterations: int = 0
     #: divide rewards by a running estimate of the return's standard deviation (VecNormalize)
     normalize_reward: bool = True
+    #: the critic also reads the env's privileged state (ground truth, goal, hidden physics;
+    #: QuadHoverVectorEnv.privileged_state): an asymmetric actor-critic (needs batched: true)
+    privileged_critic: bool = False
 
     def __post_init__(self) -> None:
         for key in ("n_steps", "batch_size", "n_epochs"):
@@ -131,6 +134,8 @@ class RLConfig:
             raise ConfigError("model must be a model YAML path or a mapping (a model config inline)")
         if self.batched and self.env.id != BATCHED_ENV:
             raise ConfigError(f"batched: only {BATCHED_ENV} has a batched env; set batched: false for {self.env.id}")
+        if self.ppo.privileged_critic and not self.batched:
+            raise ConfigError("ppo.privileged_critic: the privileged state comes from the batched env; set batched: true")
         if self.curriculum_steps and not self.batched:
             raise ConfigError("curriculum_steps: the start curriculum needs batched: true")
         if not 0.0 < self.curriculum_start <= 1.0:

@@ -30,12 +30,15 @@ class StepLayout:
     each vector stream's held raw value (the policy's streams' order, its units), the ages scaled
     to [0, 1], then ``dt`` (s), the reset flag, the valid flag (0 on padding rows) and, on every
     row, the period's safe flag: 1 when the network has not stepped since the episode started
-    (or the state was cleared by a clock jump), so the runtime sends the configured safe command.
+    (or the state was cleared by a clock jump), so the runtime sends the configured safe command;
+    then, for a privileged critic, the privileged state at the period's end on every row (the
+    policy never reads it).
 
     :param config: the policy's config (vector-kind streams only).
+    :param privileged: columns of privileged state (0: none).
     """
 
-    def __init__(self, config: PolicyConfig) -> None:
+    def __init__(self, config: PolicyConfig, privileged: int = 0) -> None:
         images = [s.name for s in config.streams if s.kind == "image"]
         if images:
             raise ConfigError(f"RL trains policies on vector streams only; this policy reads the image "
@@ -53,7 +56,8 @@ class StepLayout:
         self.reset = self.dt + 1
         self.valid = self.dt + 2
         self.safe = self.dt + 3
-        self.width = self.dt + 4
+        self.privileged = slice(self.dt + 4, self.dt + 4 + int(privileged))
+        self.width = self.privileged.stop
 
 
 class NetworkStepsEnv(gym.Wrapper):

@@ -12,7 +12,9 @@ Gaussian: its mean is the policy's command after the period's last step in the e
 units (its deterministic action is the runtime's command), its log standard deviation a learned
 vector, or, with ``use_sde``, sb3's state-dependent noise on the core state (exploration that is
 smooth over many control steps). The critic is an MLP on the core state and the last step's
-encoded inputs, both detached, so only the PPO objective moves the actor.
+encoded inputs, both detached, so only the PPO objective moves the actor, and, with a
+privileged critic, the env's privileged state (ground truth, goal, the hidden physics: an
+asymmetric actor-critic, as in "Learning to Fly in Seconds"); the actor never sees it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,8 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
     :param use_sde: gSDE exploration with the core state as its latent (sb3's
         ``StateDependentNoiseDistribution``: noise ``state @ W``, ``W`` resampled by
         :meth:`reset_noise`); otherwise a diagonal Gaussian with a learned log std vector.
+    :param privileged: columns of privileged state the observations carry (``StepLayout``'s
+        ``privileged``); the critic reads them, the actor never does (an asymmetric actor-critic).
     """
 
     def __init__(
@@ -75,8 +79,10 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
         log_std_init: float = -2.0,
         critic_units: tuple[int, ...] = (64, 64),
         use_sde: bool = False,
+        privileged: int = 0,
     ) -> None:
         self.policy_config = policy_config
+        self.privileged = int(privileged)
         self.actor_learning_rate = float(actor_learning_rate)
         self.critic_units = tuple(critic_units)
         # RecurrentActorCriticPolicy.__init__ would build LSTMs: our _build makes the modules instead
@@ -85,7 +91,7 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
 
     def _build(self, lr_schedule: Any) -> None:
         self.actor = LiquidPolicy(self.policy_config)
-        self.layout = StepLayout(self.policy_config)
+        self.layout = StepLayout(self.policy_config, self.privileged)
         actions = len(self.policy_config.actions.names)
         if self.use_sde:  # one std per (state entry, action) of the noise matrix
             self.action_dist.latent_sde_dim = self.actor.state_size
@@ -96,7 +102,7 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
         safe = torch.tensor(self.policy_config.actions.safe_command, dtype=torch.float32)
         self.register_buffer("safe_action", (safe - self.actor.action_mid) / self.actor.action_half_range)
         layers: list[nn.Module] = []
-        width = self.actor.state_size + self.actor.input_size
+        width = self.actor.state_size + self.actor.input_size + self.privileged
         for units in self.critic_units:
             layers += [nn.Linear(width, units), nn.Tanh()]
             width = units
@@ -153,8 +159,11 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
         mean = torch.where(safe, self.safe_action, (command - actor.action_mid) / actor.action_half_range)
         return mean.reshape(n * periods, -1), after.reshape(n * periods, -1), last.reshape(n * periods, -1)
 
-    def _value(self, after: Tensor, last: Tensor) -> Tensor:
-        return self.value_mlp(torch.cat([after.detach(), last.detach()], -1))
+    def _value(self, after: Tensor, last: Tensor, obs: Tensor) -> Tensor:
+        """The critic on the core state after each period, its last step's encoded inputs (both
+        detached) and the period's privileged state (``(N * L, ...)``)."""
+        privileged = obs[:, 0, self.layout.privileged].float()
+        return self.value_mlp(torch.cat([after.detach(), last.detach(), privileged], -1))
 
     def _distribution(self, mean: Tensor, after: Tensor) -> Distribution:
         if self.use_sde:
@@ -176,7 +185,7 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
         distribution = self._distribution(mean, after)
         actions = distribution.get_actions(deterministic=deterministic)
         state = self._final(after, h0.shape[0])
-        return actions, self._value(after, last), distribution.log_prob(actions), RNNStates(state, state)
+        return actions, self._value(after, last, obs), distribution.log_prob(actions), RNNStates(state, state)
 
     def get_distribution(
         self, obs: Tensor, lstm_states: tuple[Tensor, Tensor], episode_starts: Tensor
@@ -187,11 +196,11 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
 
     def predict_values(self, obs: Tensor, lstm_states: tuple[Tensor, Tensor], episode_starts: Tensor) -> Tensor:
         _, after, last = self.unroll(obs.float(), lstm_states[0][0])
-        return self._value(after, last)
+        return self._value(after, last, obs)
 
     def evaluate_actions(
         self, obs: Tensor, actions: Tensor, lstm_states: RNNStates, episode_starts: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]:
         mean, after, last = self.unroll(obs.float(), lstm_states.pi[0][0])
         distribution = self._distribution(mean, after)
-        return self._value(after, last), distribution.log_prob(actions), distribution.entropy()
+        return self._value(after, last, obs), distribution.log_prob(actions), distribution.entropy()

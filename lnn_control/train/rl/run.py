@@ -147,7 +147,7 @@ class RLRun:
         venv: Any
         if config.batched:
             venv = BatchedStepsVecEnv(self.policy_config, config.max_substeps, config.envs, config.env.scenario,
-                                      nthread=config.threads)
+                                      nthread=config.threads, privileged=ppo.privileged_critic)
         else:
             factories = [partial(make_training_env, self.env, self.policy_config, config.max_substeps)] * config.envs
             venv = DummyVecEnv(factories)
@@ -162,7 +162,8 @@ class RLRun:
                 sde_sample_freq=ppo.sde_sample_freq, seed=config.seed, device="cpu",
                 tensorboard_log=str(self.folder / "tensorboard"), critic_warmup_iterations=ppo.critic_warmup_iterations,
                 policy_kwargs={"policy_config": self.policy_config, "actor_learning_rate": ppo.learning_rate,
-                               "log_std_init": ppo.log_std_init, "critic_units": tuple(ppo.critic_units)},
+                               "log_std_init": ppo.log_std_init, "critic_units": tuple(ppo.critic_units),
+                               "privileged": venv.unwrapped.privileged_size if config.batched else 0},
             )
             model.policy.actor.load_state_dict(initial.state_dict())
             venv.seed(config.first_env_seed)
