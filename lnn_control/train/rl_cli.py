@@ -5,6 +5,7 @@ in the handler, so ``--help`` is fast."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from lnn_control.errors import ConfigError
@@ -25,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run folder (created; must not hold a run)")
     parser.add_argument("--workers", type=int,
                         help="evaluation worker processes (default: the config's `workers`)")
+    parser.add_argument("--seed", type=int, help="network and PPO seed, instead of the config's (runs over seeds)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     parser.set_defaults(handler=_rl)
 
@@ -38,6 +40,10 @@ def _rl(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {args.workers}")
     config, base = load_rl_config(args.config)
+    if args.seed is not None:
+        if args.seed < 0:
+            raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+        config = dataclasses.replace(config, seed=args.seed)
     console = None if args.quiet else Console(stderr=True, soft_wrap=True)
     run = RLRun(config, Path(args.out), base, args.workers, console, Path(args.config))
     document = run.run()
