@@ -65,7 +65,10 @@ def _assert_acts_as_runtime(policy: LiquidActorCriticPolicy, checkpoint: Path, s
     state, start, count = None, np.ones(1, dtype=bool), 0
     while True:
         feed(runtime, [event for event in info["sensor_events"] if event.stream in runtime.specs])
-        action, state = policy.predict(observation, state, start, deterministic=True)
+        # a privileged critic's columns (zero here) never reach the action
+        padded = np.zeros(observation.shape[:-1] + (policy.layout.width,), np.float32)
+        padded[..., : observation.shape[-1]] = observation
+        action, state = policy.predict(padded, state, start, deterministic=True)
         command = inner.unwrapped.to_action(runtime.command(inner.unwrapped.now_ns))
         torch.testing.assert_close(action, command, atol=2e-6, rtol=0)
         observation, _, terminated, truncated, info = env.step(action)
@@ -260,6 +263,10 @@ def test_the_rl_command_runs_the_finetune_config(tmp_path: Path, capsys: pytest.
     assert "fine-tuning" in (tmp_path / "run" / "report.md").read_text()
     assert main(["rl", "--config", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
     assert "already holds an RL run" in capsys.readouterr().err
+    assert main(["rl", "--config", str(path), "--out", str(tmp_path / "seeded"), "--quiet", "--seed", "-1"]) == 2
+    assert "--seed must be >= 0" in capsys.readouterr().err
+    assert main(["rl", "--config", str(path), "--out", str(tmp_path / "seeded"), "--quiet", "--seed", "7"]) == 0
+    assert yaml.safe_load((tmp_path / "seeded" / "run.yaml").read_text())["seed"] == 7
 
 
 @pytest.mark.parametrize(
