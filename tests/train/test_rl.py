@@ -224,6 +224,21 @@ def test_a_privileged_critic_reads_the_true_state_and_the_actor_never_does() -> 
     venv.close()
 
 
+@pytest.mark.parametrize("anneal", [False, True])
+def test_annealed_step_sizes_fall_to_zero_by_the_last_update(anneal: bool, tmp_path: Path) -> None:
+    path = _tiny("quad_hover_scratch", tmp_path, envs=4, total_steps=256, ppo={"n_steps": 16, "batch_size": 32,
+                                                                               "anneal": anneal})
+    config, base = load_rl_config(path)
+    run = RLRun(config, tmp_path / "run", base)
+    run.run()
+    assert run.model is not None and run.model.iterations == 4
+    configured = [config.ppo.learning_rate, config.ppo.critic_learning_rate]
+    assert run.model.base_learning_rates == configured
+    # sb3 updates after each rollout: the last update comes with nothing of the run left to go
+    expected = [0.0, 0.0] if anneal else configured
+    assert [group["lr"] for group in run.model.policy.optimizer.param_groups] == expected
+
+
 def test_the_batched_envs_report_their_episodes_as_sb3_monitors_do() -> None:
     """Each ended env's info: its last block (the blocks' own final block), its return (the sum
     of the rewards it was given), its length and success; the observation is its new episode's."""

@@ -44,6 +44,8 @@ class PPOConfig:
     learning_rate: float = 3e-5
     #: Adam's step size for the critic
     critic_learning_rate: float = 1e-3
+    #: both step sizes fall linearly to zero over the run (CleanRL's anneal_lr)
+    anneal: bool = False
     #: initial log standard deviation of the Gaussian, in the env's [-1, 1] action units (with
     #: use_sde: of each entry of the noise matrix, so the action's std is exp(.) |core state|)
     log_std_init: float = -2.0

@@ -161,6 +161,7 @@ class RLRun:
                 max_grad_norm=ppo.max_grad_norm, target_kl=ppo.target_kl, use_sde=ppo.use_sde,
                 sde_sample_freq=ppo.sde_sample_freq, seed=config.seed, device="cpu",
                 tensorboard_log=str(self.folder / "tensorboard"), critic_warmup_iterations=ppo.critic_warmup_iterations,
+                anneal=ppo.anneal,
                 policy_kwargs={"policy_config": self.policy_config, "actor_learning_rate": ppo.learning_rate,
                                "log_std_init": ppo.log_std_init, "critic_units": tuple(ppo.critic_units),
                                "privileged": venv.unwrapped.privileged_size if config.batched else 0},
