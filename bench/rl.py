@@ -61,28 +61,34 @@ def _rate(step: Callable[[], object], seconds: float, batch: int) -> float:
 
 
 def _collection(config: Any, max_substeps: int, num_envs: int, scenario: str, threads: int,
-                rollouts: int = 4, n_steps: int = 32) -> tuple[float, float]:
+                rollouts: int = 4) -> tuple[float, float]:
     """Control steps/s of sb3's ``collect_rollouts`` with ``config``'s policy over ``num_envs``
-    batched envs, and PPO update transitions/s (5 epochs, minibatches of a quarter of the rollout),
-    each the median over ``rollouts`` rollouts after an untimed first one."""
+    batched envs, and PPO update transitions/s over all epochs, each the median over ``rollouts``
+    rollouts after an untimed first one. PPO is ``config/rl/quad_hover_scratch.yaml``'s (privileged
+    critic included), with minibatches of a quarter of the rollout, as there, and every epoch run
+    (no early stop on the KL), so that each update does the same work."""
+    import dataclasses
+
     import numpy as np
     import torch
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.utils import configure_logger
 
-    from lnn_control.train.rl.algorithm import LiquidPPO
+    from lnn_control.bench.common import config_path
+    from lnn_control.train.rl.algorithm import make_ppo
     from lnn_control.train.rl.collection import BatchedStepsVecEnv
-    from lnn_control.train.rl.policy import LiquidActorCriticPolicy
+    from lnn_control.train.rl.config import load_rl_config
 
     class _Nothing(BaseCallback):
         def _on_step(self) -> bool:
             return True
 
+    recipe, _ = load_rl_config(config_path("rl/quad_hover_scratch.yaml"))
+    ppo = dataclasses.replace(recipe.ppo, batch_size=recipe.ppo.n_steps * num_envs // 4, target_kl=None)
     torch.set_num_threads(threads)
-    venv = BatchedStepsVecEnv(config, max_substeps, num_envs, scenario, nthread=threads)
-    model = LiquidPPO(LiquidActorCriticPolicy, venv, n_steps=n_steps, batch_size=n_steps * num_envs // 4, n_epochs=5,
-                      target_kl=None, seed=0, device="cpu",
-                      policy_kwargs={"policy_config": config, "actor_learning_rate": 3e-4, "log_std_init": -1.0})
+    venv = BatchedStepsVecEnv(config, max_substeps, num_envs, scenario, nthread=threads,
+                              privileged=ppo.privileged_critic)
+    model = make_ppo(ppo, venv, config, seed=0)
     venv.seed(0)
     model._setup_learn(10**9, None)
     model.set_logger(configure_logger(0, None, "", False))
@@ -91,11 +97,11 @@ def _collection(config: Any, max_substeps: int, num_envs: int, scenario: str, th
     collect, update = [], []
     for _ in range(rollouts + 1):
         start = time.perf_counter()
-        model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=n_steps)
-        collect.append(n_steps * num_envs / (time.perf_counter() - start))
+        model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=ppo.n_steps)
+        collect.append(ppo.n_steps * num_envs / (time.perf_counter() - start))
         start = time.perf_counter()
         model.train()
-        update.append(5 * n_steps * num_envs / (time.perf_counter() - start))
+        update.append(ppo.n_epochs * ppo.n_steps * num_envs / (time.perf_counter() - start))
     venv.close()
     return float(np.median(collect[1:])), float(np.median(update[1:]))
 

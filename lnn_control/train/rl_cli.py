@@ -7,7 +7,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import Any, Optional
 
+import yaml
+
+from lnn_control.config import merge
 from lnn_control.errors import ConfigError
 
 __all__ = ["add_arguments"]
@@ -22,11 +26,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "evaluates before and after through the evaluation harness; writes the policy (DIR/policy), "
         "TensorBoard logs, a learning curve and a report."
     )
-    parser.add_argument("--config", required=True, help="RL config YAML (config/rl/*.yaml)")
-    parser.add_argument("--out", required=True, help="run folder (created; must not hold a run)")
+    parser.add_argument("--config", help="RL config YAML (config/rl/*.yaml); not with --resume")
+    parser.add_argument("--out", required=True, help="run folder (created; must not hold a run unless --resume)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the killed or stopped run in --out from its last resume point, "
+                             "with the config it started with (its run.yaml)")
     parser.add_argument("--workers", type=int,
                         help="evaluation worker processes (default: the config's `workers`)")
     parser.add_argument("--seed", type=int, help="network and PPO seed, instead of the config's (runs over seeds)")
+    parser.add_argument("--model-overrides", metavar="YAML",
+                        help="merged into the config's model_overrides, e.g. a baseline core trained the same way: "
+                             "'{core: {type: lstm, wiring: null, units: 20}}'")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     parser.set_defaults(handler=_rl)
 
@@ -35,17 +45,32 @@ def _rl(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from lnn_control.train.rl.config import load_rl_config
-    from lnn_control.train.rl.run import RLRun
+    from lnn_control.train.rl.run import RUN_FILE, RLRun
 
     if args.workers is not None and args.workers < 0:
         raise ConfigError(f"--workers must be >= 0, got {args.workers}")
-    config, base = load_rl_config(args.config)
+    if args.resume:
+        given = [option for option, value in (("--config", args.config), ("--seed", args.seed),
+                                              ("--model-overrides", args.model_overrides)) if value is not None]
+        if given:
+            raise ConfigError(f"--resume continues the run with the config it started with ({args.out}/run.yaml); "
+                              f"drop {', '.join(given)}")
+        config, base = _saved_config(Path(args.out))
+    elif args.config is None:
+        raise ConfigError("--config PATH is required (unless --resume continues a run)")
+    else:
+        config, base = load_rl_config(args.config)
     if args.seed is not None:
         if args.seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {args.seed}")
         config = dataclasses.replace(config, seed=args.seed)
+    if args.model_overrides is not None:
+        config = dataclasses.replace(config, model_overrides=merge(config.model_overrides,
+                                                                   _overrides(args.model_overrides)))
+        config.policy_config(base)  # a bad override fails now, before the run folder
     console = None if args.quiet else Console(stderr=True, soft_wrap=True)
-    run = RLRun(config, Path(args.out), base, args.workers, console, Path(args.config))
+    run = RLRun(config, Path(args.out), base, args.workers, console,
+                Path(args.config) if args.config else Path(args.out) / RUN_FILE, args.resume)
     document = run.run()
     print(f"training time {run.training_time_s:.1f} s ({run.training_time_s / 60:.1f} min), "
           f"{document['env_steps']} control steps; policy {run.folder / 'policy'}; report {run.folder / 'report.md'}")
@@ -59,3 +84,31 @@ def _rl(args: argparse.Namespace) -> int:
         print(f"{name}: return change after - before (paired over seeds) {change['mean']:+.2f} "
               f"(95% CI {low:+.2f} to {high:+.2f})")
     return 0
+
+
+def _saved_config(folder: Path) -> tuple[Any, Optional[Path]]:
+    """The config a run in ``folder`` started with (its ``run.yaml``: the model inline)."""
+    from lnn_control.config import config_from_dict, read_yaml
+    from lnn_control.train.rl.config import RLConfig
+    from lnn_control.train.rl.run import RUN_FILE
+    from lnn_control.train.state import ResumeError
+
+    path = folder / RUN_FILE
+    if not path.is_file():
+        raise ResumeError(f"--resume: {folder} holds no RL run ({RUN_FILE} not found); start it without --resume")
+    try:
+        return config_from_dict(RLConfig, read_yaml(path)), None
+    except ConfigError as error:
+        raise ResumeError(f"--resume: {path}: {error}") from None
+
+
+def _overrides(text: str) -> dict[str, Any]:
+    """``--model-overrides``: a YAML mapping."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--model-overrides is not YAML ({error}); give a mapping such as "
+                          "'{core: {type: lstm, wiring: null, units: 20}}'") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--model-overrides must be a mapping such as '{{core: {{type: lstm, units: 20}}}}', got {text!r}")
+    return data

@@ -36,7 +36,9 @@ __all__ = [
     "TrainingState",
     "checkpoint_name",
     "latest_checkpoint",
+    "load_optimizer_tensors",
     "load_training_checkpoint",
+    "optimizer_tensors",
     "remove_stale",
     "save_training_checkpoint",
 ]
@@ -114,7 +116,7 @@ def save_training_checkpoint(
     target = root / checkpoint_name(state)
     with replaced_whole(target) as staging:  # one of the same name from before a resume: same contents
         write_checkpoint_files(policy, staging, {**(metadata or {}), "update": state.update, "phase": state.phase})
-        tensors, optimizer_json = _optimizer_tensors(optimizer)
+        tensors, optimizer_json = optimizer_tensors(optimizer)
         tensors["torch_rng"] = torch.get_rng_state()
         if state.carry is not None:
             tensors["carry"] = state.carry.detach().contiguous()
@@ -145,7 +147,7 @@ def load_training_checkpoint(
     except (OSError, ValueError, LnnControlError) as error:
         raise ResumeError(f"cannot resume from {folder}: {error}") from None
     policy.load_state_dict(saved.state_dict())
-    _load_optimizer(optimizer, document.pop("optimizer"), tensors)
+    load_optimizer_tensors(optimizer, document.pop("optimizer"), tensors)
     torch.set_rng_state(tensors["torch_rng"])
     has_best = document.pop("has_best")
     state = TrainingState(**document)
@@ -178,7 +180,7 @@ def remove_stale(root: Path) -> None:
             path.unlink(missing_ok=True)
 
 
-def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tensor], dict[str, Any]]:
     """Adam's state as named tensors, and its plain-data part."""
     saved = optimizer.state_dict()
     tensors: dict[str, Tensor] = {}
@@ -192,7 +194,8 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, Tens
     return tensors, {"param_groups": saved["param_groups"], "plain": plain}
 
 
-def _load_optimizer(optimizer: torch.optim.Optimizer, document: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+def load_optimizer_tensors(optimizer: torch.optim.Optimizer, document: dict[str, Any], tensors: dict[str, Tensor]) -> None:
+    """Restore ``optimizer`` from what :func:`optimizer_tensors` gave (``document``: its plain part)."""
     entries: dict[int, dict[str, Any]] = {}
     for name, value in tensors.items():
         if name.startswith("optimizer."):

@@ -5,6 +5,7 @@ run end to end on a tiny budget (real MuJoCo envs)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,9 @@ def test_a_scratch_run_saves_the_actor_it_trained(tmp_path: Path) -> None:
 
 
 def test_a_batched_run_trains_on_the_vector_env(tmp_path: Path) -> None:
-    """``batched: true``: every env in one QuadHoverVectorEnv; the actor it saves acts as the runtime."""
-    path = _tiny("quad_hover_scratch", tmp_path, batched=True, envs=8, total_steps=256,
+    """``batched: true``: every env in one QuadHoverVectorEnv; the actor it saves acts as the
+    runtime; ``episode_steps`` cuts the training episodes; the curve has env steps and wall time."""
+    path = _tiny("quad_hover_scratch", tmp_path, batched=True, envs=8, total_steps=256, episode_steps=20,
                  ppo={"n_steps": 16, "batch_size": 64})
     config, base = load_rl_config(path)
     run = RLRun(config, tmp_path / "run", base)
@@ -181,6 +183,29 @@ def test_a_batched_run_trains_on_the_vector_env(tmp_path: Path) -> None:
     assert run.model is not None and run.model.num_timesteps == 256
     assert isinstance(run.model.get_env().unwrapped, BatchedStepsVecEnv)
     _assert_acts_as_runtime(run.model.policy, tmp_path / "run" / "policy", seed=8)
+    curve = json.loads((tmp_path / "run" / "learning_curve.json").read_text())
+    assert max(row["length"] for row in curve) == 20  # 8 envs x 32 periods: most episodes reach the limit
+    steps, wall = [row["env_steps"] for row in curve], [row["wall_s"] for row in curve]
+    assert steps == sorted(steps) and wall == sorted(wall) and 0 < wall[-1] <= run.training_time_s
+
+
+def test_model_overrides_train_a_baseline_core_the_same_way(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--model-overrides`` swaps the core of a scratch config (a baseline under the same recipe);
+    the run folder stores the merged model; a bad override fails before a folder is made."""
+    path = _tiny("quad_hover_scratch", tmp_path)
+    lstm = "{core: {type: lstm, wiring: null, units: 20}}"
+    assert main(["rl", "--config", str(path), "--out", str(tmp_path / "lstm"), "--quiet",
+                 "--model-overrides", lstm]) == 0
+    saved = yaml.safe_load((tmp_path / "lstm" / "run.yaml").read_text())
+    assert saved["model"]["core"]["type"] == "lstm" and saved["model"]["core"]["units"] == 20
+    assert saved["model_overrides"] == {}
+    assert load_checkpoint(tmp_path / "lstm" / "policy").config.core.type == "lstm"
+    for bad, message in (("[lstm]", "--model-overrides must be a mapping"),
+                         ("{core: {type: lstn}}", "core.type")):
+        assert main(["rl", "--config", str(path), "--out", str(tmp_path / "bad"), "--quiet",
+                     "--model-overrides", bad]) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "bad").exists()
 
 
 def test_a_privileged_critic_reads_the_true_state_and_the_actor_never_does() -> None:
@@ -296,12 +321,14 @@ def test_the_rl_command_runs_the_finetune_config(tmp_path: Path, capsys: pytest.
         ({"batched": True, "env": {"id": "lnn_control/QuadTarget-v0"}}, "batched: only lnn_control/QuadHover-v0"),
         ({"curriculum_steps": 1000}, "the start curriculum needs batched: true"),
         ({"ppo": {"privileged_critic": True}}, "privileged state comes from the batched env"),
+        ({"episode_steps": 250}, "episode_steps: shorter training episodes need batched: true"),
+        ({"model_overrides": {"core": {"units": 8}}}, "model_overrides: fine-tuning keeps the init"),
     ],
 )
 def test_config_errors_name_the_key(change: dict[str, Any], message: str, tmp_path: Path) -> None:
     data = yaml.safe_load((RL_CONFIGS / "quad_hover_finetune.yaml").read_text())
     for key, value in change.items():
-        data[key] = {**data[key], **value} if isinstance(value, dict) else value
+        data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
     if data.get("init") == "out/train/quad_hover/policy":
         save_checkpoint(make_policy(_hover_config()), tmp_path / "bc")
         data["init"] = str(tmp_path / "bc")
@@ -326,15 +353,24 @@ def test_relative_joint_commands_are_refused_with_the_fix() -> None:
 
 
 @pytest.mark.parametrize("path", sorted(RL_CONFIGS.glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_shipped_rl_config_loads(path: Path, tmp_path: Path) -> None:
-    """Every key checks out; a fine-tuning config's ``init`` (a trained policy, absent from a clone)
-    is replaced by a fresh checkpoint of the QuadHover model."""
+def test_every_shipped_rl_config_runs_with_a_tiny_budget(path: Path, tmp_path: Path) -> None:
+    """Every key checks out and the whole command runs it (few envs, steps and episodes); a
+    fine-tuning config's ``init`` (a trained policy, absent from a clone) is replaced by a fresh
+    checkpoint of the QuadHover model."""
     data = yaml.safe_load(path.read_text())
     if data.get("init") is not None:
         model = config_from_dict(PolicyConfig, read_yaml(MODELS / "quad_hover_cfc.yaml"))
         data["init"] = str(save_checkpoint(make_policy(model), tmp_path / "init"))
     else:
         data["model"] = str((RL_CONFIGS / data["model"]).resolve())
-    (tmp_path / path.name).write_text(yaml.safe_dump(data))
-    config, _ = load_rl_config(tmp_path / path.name)
+    (tmp_path / "shipped.yaml").write_text(yaml.safe_dump(data))
+    config, _ = load_rl_config(tmp_path / "shipped.yaml")
     assert config.total_steps >= config.ppo.n_steps * config.envs  # at least one PPO update
+    envs = 8 if data.get("batched") else 1
+    data = merge(data, {"envs": envs, "workers": 0, "total_steps": 2 * 16 * envs, "statistics_steps": 100,
+                        "curriculum_steps": 16 * envs if data.get("curriculum_steps") else 0,
+                        "ppo": {"n_steps": 16, "batch_size": 16 * envs, "n_epochs": 1},
+                        "evaluation": {"episodes": 1}})
+    (tmp_path / path.name).write_text(yaml.safe_dump(data))
+    assert main(["rl", "--config", str(tmp_path / path.name), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert (tmp_path / "run" / "policy").is_dir() and (tmp_path / "run" / "report.md").is_file()

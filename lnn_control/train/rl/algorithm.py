@@ -1,4 +1,6 @@
-"""The algorithm: sb3-contrib's RecurrentPPO, with a critic warm-up for fine-tuning.
+"""The algorithm: sb3-contrib's RecurrentPPO, with a critic warm-up for fine-tuning, per-group
+step sizes and its rollout buffer replaced by :class:`~lnn_control.train.rl.buffer.EnvSequenceBuffer`
+(whole env rollouts as sequences: no padding).
 
 **Fine-tuning** (``init``: a checkpoint) starts the actor at exactly the checkpoint's weights,
 with a small step size, a small initial standard deviation and ``critic_warmup_iterations`` PPO
@@ -8,11 +10,19 @@ with a random critic's advantages).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Optional
 
 from sb3_contrib import RecurrentPPO
 
-__all__ = ["LiquidPPO"]
+from lnn_control.train.rl.buffer import EnvSequenceBuffer
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.vec_env import VecEnv
+
+    from lnn_control.policy.config import PolicyConfig
+    from lnn_control.train.rl.config import PPOConfig
+
+__all__ = ["LiquidPPO", "make_ppo"]
 
 
 class LiquidPPO(RecurrentPPO):
@@ -34,6 +44,12 @@ class LiquidPPO(RecurrentPPO):
         #: each param group's step size as configured
         self.base_learning_rates = [group["lr"] for group in self.policy.optimizer.param_groups]
 
+    def _setup_model(self) -> None:
+        super()._setup_model()
+        self.rollout_buffer = EnvSequenceBuffer(
+            self.n_steps, self.observation_space, self.action_space, self.rollout_buffer.hidden_state_shape,
+            self.device, gamma=self.gamma, gae_lambda=self.gae_lambda, n_envs=self.n_envs)
+
     def train(self) -> None:
         frozen = self.iterations < self.critic_warmup_iterations
         self.iterations += 1
@@ -53,3 +69,22 @@ class LiquidPPO(RecurrentPPO):
                                      self.base_learning_rates):
             group["lr"] = base * scale
             self.logger.record(f"train/learning_rate_{name}", group["lr"])
+
+
+def make_ppo(ppo: PPOConfig, venv: VecEnv, policy_config: PolicyConfig, seed: int,
+             tensorboard_log: Optional[str] = None) -> LiquidPPO:
+    """The :class:`LiquidPPO` of an RL config's ``ppo`` section over ``venv`` (a privileged
+    critic reads the columns a :class:`~lnn_control.train.rl.collection.BatchedStepsVecEnv` appends)."""
+    from lnn_control.train.rl.policy import LiquidActorCriticPolicy
+
+    return LiquidPPO(
+        LiquidActorCriticPolicy, venv, learning_rate=ppo.critic_learning_rate, n_steps=ppo.n_steps,
+        batch_size=ppo.batch_size, n_epochs=ppo.n_epochs, gamma=ppo.gamma, gae_lambda=ppo.gae_lambda,
+        clip_range=ppo.clip_range, ent_coef=ppo.ent_coef, vf_coef=ppo.vf_coef,
+        max_grad_norm=ppo.max_grad_norm, target_kl=ppo.target_kl, use_sde=ppo.use_sde,
+        sde_sample_freq=ppo.sde_sample_freq, seed=seed, device="cpu", tensorboard_log=tensorboard_log,
+        critic_warmup_iterations=ppo.critic_warmup_iterations, anneal=ppo.anneal,
+        policy_kwargs={"policy_config": policy_config, "actor_learning_rate": ppo.learning_rate,
+                       "log_std_init": ppo.log_std_init, "critic_units": tuple(ppo.critic_units),
+                       "privileged": getattr(venv.unwrapped, "privileged_size", 0)},
+    )

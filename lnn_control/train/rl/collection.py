@@ -40,20 +40,22 @@ class BatchedStepsVecEnv(VecEnv):
     :param num_envs: envs stepped together.
     :param scenario: the vector env's scenario (no mid-episode changes: no ``adaptation``).
     :param nthread: MuJoCo threads (0: every CPU).
+    :param max_episode_steps: control periods before an episode is truncated (None: the env's 500).
     :param privileged: append the env's privileged state at the period's end to every row of a
         block (:class:`~lnn_control.train.rl.observation.StepLayout`'s ``privileged`` columns, for
         the critic).
     """
 
     def __init__(self, config: PolicyConfig, max_substeps: int, num_envs: int, scenario: str = "nominal",
-                 nthread: int = 0, privileged: bool = False) -> None:
+                 nthread: int = 0, privileged: bool = False, max_episode_steps: Optional[int] = None) -> None:
         from lnn_control.sim.envs.quad_hover_vector import PRIVILEGED_SIZE, QuadHoverVectorEnv
 
         streams = tuple(spec.name for spec in config.streams)
         images = [spec.name for spec in config.streams if spec.kind == "image"]
         if images:
             raise ConfigError(f"the batched QuadHover env has no camera; this policy reads {images}")
-        self.env = QuadHoverVectorEnv(num_envs, scenario, streams=streams, nthread=nthread, messages=True)
+        length = {} if max_episode_steps is None else {"max_episode_steps": max_episode_steps}
+        self.env = QuadHoverVectorEnv(num_envs, scenario, streams=streams, nthread=nthread, messages=True, **length)
         self.blocks = BatchedStepBlocks(config, max_substeps, num_envs)
         #: columns of privileged state appended to every row (0: none)
         self.privileged_size = PRIVILEGED_SIZE if privileged else 0

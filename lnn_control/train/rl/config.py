@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from lnn_control.config import config_from_dict, config_to_dict, read_yaml
+from lnn_control.config import config_from_dict, config_to_dict, merge, read_yaml
 from lnn_control.errors import ConfigError, LnnControlError
 from lnn_control.policy.checkpoint import read_checkpoint_config
 from lnn_control.policy.config import PolicyConfig
@@ -97,6 +97,9 @@ class RLConfig:
     init: Optional[str] = None
     #: from scratch: a model YAML path (relative to this file) or its contents inline
     model: Any = None
+    #: from scratch: merged into the model config, mapping by mapping (a value replaces, a mapping
+    #: merges): a baseline core trained the same way, e.g. ``{core: {type: lstm, wiring: null, units: 20}}``
+    model_overrides: dict[str, Any] = field(default_factory=dict)
     #: initialises the network (scratch) and PPO's sampling
     seed: int = 0
     first_env_seed: int = 300_000
@@ -112,6 +115,10 @@ class RLConfig:
     #: control steps (0: none)
     curriculum_steps: int = 0
     curriculum_start: float = 0.2
+    #: batched only: training episodes end after this many control periods (a time limit: the
+    #: critic's value carries on past it), so a budget holds more starts; None: the env's own
+    #: (QuadHover 500, 10 s). Evaluation episodes keep the env's length.
+    episode_steps: Optional[int] = None
     #: processes running the evaluation episodes (0 or 1: this process)
     workers: int = 2
     #: torch threads of the training process
@@ -120,6 +127,8 @@ class RLConfig:
     total_steps: int = 100_000
     #: network steps one observation holds (a control period that takes more is an error)
     max_substeps: int = 4
+    #: PPO updates between resume points (``RUN/checkpoint``, what ``--resume`` continues from); 0: none
+    checkpoint_every: int = 20
     #: scratch only: control steps the initial policy flies to standardise the inputs
     statistics_steps: int = 2000
     ppo: PPOConfig = field(default_factory=PPOConfig)
@@ -134,16 +143,23 @@ class RLConfig:
             )
         if self.model is not None and not isinstance(self.model, (str, dict)):
             raise ConfigError("model must be a model YAML path or a mapping (a model config inline)")
+        if self.model_overrides and self.init is not None:
+            raise ConfigError("model_overrides: fine-tuning keeps the init checkpoint's model; "
+                              "overrides apply to a model trained from scratch")
         if self.batched and self.env.id != BATCHED_ENV:
             raise ConfigError(f"batched: only {BATCHED_ENV} has a batched env; set batched: false for {self.env.id}")
         if self.ppo.privileged_critic and not self.batched:
             raise ConfigError("ppo.privileged_critic: the privileged state comes from the batched env; set batched: true")
         if self.curriculum_steps and not self.batched:
             raise ConfigError("curriculum_steps: the start curriculum needs batched: true")
+        if self.episode_steps is not None and not self.batched:
+            raise ConfigError("episode_steps: shorter training episodes need batched: true (or remove the key)")
+        if self.episode_steps is not None and self.episode_steps < 1:
+            raise ConfigError(f"episode_steps must be >= 1 control period, got {self.episode_steps}")
         if not 0.0 < self.curriculum_start <= 1.0:
             raise ConfigError(f"curriculum_start must be in (0, 1], got {self.curriculum_start}")
         for key, minimum in (("envs", 1), ("workers", 0), ("threads", 1), ("total_steps", 1), ("curriculum_steps", 0),
-                             ("max_substeps", 1), ("statistics_steps", 1), ("seed", 0), ("first_env_seed", 0)):
+                             ("max_substeps", 1), ("statistics_steps", 1), ("checkpoint_every", 0), ("seed", 0), ("first_env_seed", 0)):
             _at_least(self, key, minimum)
 
     def policy_config(self, base: Optional[Path] = None) -> PolicyConfig:
@@ -158,7 +174,7 @@ class RLConfig:
                 path = base / path
             data = read_yaml(path)
         try:
-            return config_from_dict(PolicyConfig, data)
+            return config_from_dict(PolicyConfig, merge(data, self.model_overrides))
         except ConfigError as error:
             raise ConfigError(f"model: {error}") from None
 
@@ -167,6 +183,7 @@ class RLConfig:
         data = config_to_dict(self)
         if self.model is not None:
             data["model"] = config_to_dict(self.policy_config(base))
+            data["model_overrides"] = {}
         return data
 
 

@@ -6,13 +6,20 @@
 
 The run folder (``--out``)::
 
-    run.yaml                 the resolved config
+    run.yaml                 the resolved config: what --resume continues
     initial_policy/          the actor before RL (a policy checkpoint)
+    evaluation_before.json   its evaluation (a resumed run reads it instead of evaluating again)
+    checkpoint/              the resume point, every checkpoint_every PPO updates
+                             (:mod:`lnn_control.train.rl.checkpoint`)
     policy/                  the actor after RL (a plain policy checkpoint: evaluate, ROS, replay)
     tensorboard/             sb3's logs (episode reward, success, losses, std)
-    learning_curve.json      every training episode: env steps, return, length, success
+    learning_curve.json      every training episode: env steps, wall time, return, length, success
     evaluation.json          before and after, through the evaluation harness (same seeds)
     learning_curve.png, report.md
+
+**Resuming** (``resume``) a killed run: the initial policy and its evaluation are read back, PPO
+restarts from ``checkpoint/`` (weights, optimizer, reward normaliser, control steps, the curve so
+far) and trains the rest of ``total_steps``; its envs start new episodes there.
 """
 
 from __future__ import annotations
@@ -34,37 +41,67 @@ from torch import Tensor
 from lnn_control.errors import ConfigError
 from lnn_control.policy.checkpoint import load_checkpoint, save_checkpoint
 from lnn_control.policy.model import LiquidPolicy
-from lnn_control.train.rl.algorithm import LiquidPPO
+from lnn_control.train.rl.algorithm import LiquidPPO, make_ppo
+from lnn_control.train.rl.checkpoint import CHECKPOINT, load_rl_checkpoint, save_rl_checkpoint
 from lnn_control.train.rl.collection import BatchedStepsVecEnv
 from lnn_control.train.rl.config import RLConfig
 from lnn_control.train.rl.observation import StepLayout, make_training_env
-from lnn_control.train.rl.policy import LiquidActorCriticPolicy
 from lnn_control.train.rl.report import paired_change, summary_line, write_report
 from lnn_control.train.rollouts import EnvSpec, check_actions, env_spec_for
+from lnn_control.train.state import ResumeError
 
-__all__ = ["RLRun"]
+__all__ = ["RUN_FILE", "RLRun"]
+
+#: the resolved config in a run folder
+RUN_FILE = "run.yaml"
 
 
 class _Curve(BaseCallback):
-    """Records every finished training episode and drives the progress bar."""
+    """Records every finished training episode (env steps and wall time of training when it
+    ended) and drives the progress bar."""
 
-    def __init__(self, progress: Any, total: int, curriculum: Optional[Callable[[int], None]] = None) -> None:
+    def __init__(self, progress: Any, total: int, curriculum: Optional[Callable[[int], None]] = None,
+                 rows: Optional[list[dict[str, Any]]] = None, spent_s: float = 0.0,
+                 checkpoint: Optional[Callable[[], None]] = None, checkpoint_every: int = 0,
+                 started: Optional[float] = None) -> None:
         super().__init__()
         #: called with the env steps so far before every rollout
         self.curriculum = curriculum
-        self.rows: list[dict[str, Any]] = []
+        #: the episodes so far (a resumed run's start with the checkpoint's)
+        self.rows: list[dict[str, Any]] = list(rows or [])
+        #: training time spent before this process (a resumed run), s
+        self.spent_s = spent_s
+        self.checkpoint, self.checkpoint_every = checkpoint, checkpoint_every
         self.progress = progress
         self.task = progress.add_task("rl", total=total) if progress is not None else None
+        #: time.perf_counter() when this process began training (envs and model built)
+        self._start = time.perf_counter() if started is None else started
+        self._saved_at = 0
+
+    def training_time_s(self) -> float:
+        """Training wall time so far, over this process and the runs it resumed, s."""
+        return self.spent_s + time.perf_counter() - self._start
+
+    def _on_training_start(self) -> None:
+        self._saved_at = self.model.iterations  # a resumed run starts from this resume point
 
     def _on_rollout_start(self) -> None:
+        # after an update (or at the start): the resume point, then the curriculum's next step
+        iterations = self.model.iterations
+        if (self.checkpoint is not None and iterations != self._saved_at
+                and iterations % self.checkpoint_every == 0):
+            self.checkpoint()
+            self._saved_at = iterations
         if self.curriculum is not None:
             self.curriculum(self.num_timesteps)
 
     def _on_step(self) -> bool:
+        wall_s = self.training_time_s()
         for info, done in zip(self.locals["infos"], self.locals["dones"]):
             if done and "episode" in info:
-                self.rows.append({"env_steps": int(self.num_timesteps), "return": float(info["episode"]["r"]),
-                                  "length": int(info["episode"]["l"]), "success": bool(info.get("is_success", False))})
+                self.rows.append({"env_steps": int(self.num_timesteps), "wall_s": round(wall_s, 3),
+                                  "return": float(info["episode"]["r"]), "length": int(info["episode"]["l"]),
+                                  "success": bool(info.get("is_success", False))})
         if self.task is not None:
             recent = self.rows[-20:]
             text = (f"rl: return {np.mean([r['return'] for r in recent]):.1f}, success "
@@ -76,19 +113,26 @@ class _Curve(BaseCallback):
 class RLRun:
     """One RL run of an :class:`RLConfig` into a folder; :meth:`run` does everything.
 
-    :param config: the run's config.
-    :param out: the run folder (created; must not hold a run).
+    :param config: the run's config (with ``resume``: the one in the folder's ``run.yaml``).
+    :param out: the run folder (created; must not hold a run unless ``resume``).
     :param base: the folder a relative ``model`` path is read from.
     :param workers: overrides ``config.workers``.
     :param console: a ``rich`` console for progress and messages (None: silent).
     :param source: the config file (named in the report).
+    :param resume: continue the run in ``out`` from its last resume point (module docstring).
     """
 
     def __init__(self, config: RLConfig, out: Path, base: Optional[Path] = None, workers: Optional[int] = None,
-                 console: Any = None, source: Optional[Path] = None) -> None:
+                 console: Any = None, source: Optional[Path] = None, resume: bool = False) -> None:
         self.folder = Path(out)
-        if (self.folder / "run.yaml").exists():
-            raise ConfigError(f"{out} already holds an RL run; choose another --out")
+        if resume and not (self.folder / RUN_FILE).is_file():
+            raise ResumeError(f"--resume: {out} holds no RL run ({RUN_FILE} not found); start it without --resume")
+        if resume and (self.folder / "evaluation.json").is_file():
+            raise ResumeError(f"--resume: the run in {out} has finished (evaluation.json); its report is "
+                              f"{self.folder / 'report.md'}")
+        if not resume and (self.folder / RUN_FILE).exists():
+            raise ConfigError(f"{out} already holds an RL run; pass --resume to continue it, or choose another --out")
+        self.resume = resume
         self.config = config if workers is None else dataclasses.replace(config, workers=int(workers))
         self.base, self.console, self.source = base, console, source
         self.policy_config = config.policy_config(base)
@@ -96,6 +140,8 @@ class RLRun:
         self.env = env_spec_for(config.env.id, config.env.scenario, self.policy_config)
         check_actions(self.env, self.policy_config.actions)
         self.training_time_s = 0.0
+        #: control steps at which this run was resumed (empty: it ran in one go)
+        self.resumed_at: list[int] = []
         self.model: Optional[LiquidPPO] = None
 
     def run(self) -> dict[str, Any]:
@@ -105,22 +151,29 @@ class RLRun:
 
         config, folder = self.config, self.folder
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "run.yaml").write_text(yaml.safe_dump(config.resolved(self.base), sort_keys=False))
         torch.set_num_threads(config.threads)
-        initial = self._initial_policy()
-        save_checkpoint(initial, folder / "initial_policy", metadata=self._metadata("initial"), overwrite=True)
+        if self.resume and (folder / "initial_policy").is_dir():
+            initial = load_checkpoint(folder / "initial_policy")
+        else:
+            initial = self._initial_policy()
+            save_checkpoint(initial, folder / "initial_policy", metadata=self._metadata("initial"), overwrite=True)
+        (folder / RUN_FILE).write_text(yaml.safe_dump(config.resolved(self.base), sort_keys=False))
         with progress_display(self.console) as progress:
-            before = self._evaluate(folder / "initial_policy", progress)
+            before_file = folder / "evaluation_before.json"
+            if self.resume and before_file.is_file():
+                before = json.loads(before_file.read_text())
+            else:
+                before = self._evaluate(folder / "initial_policy", progress)
+                before_file.write_text(json.dumps(before, indent=1) + "\n")
             self._say(f"before: {summary_line(before)}")
-            start = time.perf_counter()
             model, curve = self._train(initial, progress)
-            self.training_time_s = time.perf_counter() - start
             self.model = model
             save_checkpoint(model.policy.actor, folder / "policy", metadata=self._metadata("rl"), overwrite=True)
             after = self._evaluate(folder / "policy", progress)
             self._say(f"after: {summary_line(after)}")
         document = {"env": config.env.id, "init": config.init, "env_steps": int(model.num_timesteps),
-                    "training_time_s": self.training_time_s, "before": before, "after": after,
+                    "training_time_s": self.training_time_s, "resumed_at_env_steps": self.resumed_at,
+                    "before": before, "after": after,
                     "return_change": {name: paired_change(before[name], after[name]) for name in after}}
         (folder / "evaluation.json").write_text(json.dumps(document, indent=1) + "\n")
         (folder / "learning_curve.json").write_text(json.dumps(curve, indent=1) + "\n")
@@ -144,38 +197,48 @@ class RLRun:
         from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
         config, ppo = self.config, self.config.ppo
+        started = time.perf_counter()
         venv: Any
         if config.batched:
             venv = BatchedStepsVecEnv(self.policy_config, config.max_substeps, config.envs, config.env.scenario,
-                                      nthread=config.threads, privileged=ppo.privileged_critic)
+                                      nthread=config.threads, privileged=ppo.privileged_critic,
+                                      max_episode_steps=config.episode_steps)
         else:
             factories = [partial(make_training_env, self.env, self.policy_config, config.max_substeps)] * config.envs
             venv = DummyVecEnv(factories)
         if ppo.normalize_reward:
             venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=ppo.gamma)
         try:
-            model = LiquidPPO(
-                LiquidActorCriticPolicy, venv, learning_rate=ppo.critic_learning_rate, n_steps=ppo.n_steps,
-                batch_size=ppo.batch_size, n_epochs=ppo.n_epochs, gamma=ppo.gamma, gae_lambda=ppo.gae_lambda,
-                clip_range=ppo.clip_range, ent_coef=ppo.ent_coef, vf_coef=ppo.vf_coef,
-                max_grad_norm=ppo.max_grad_norm, target_kl=ppo.target_kl, use_sde=ppo.use_sde,
-                sde_sample_freq=ppo.sde_sample_freq, seed=config.seed, device="cpu",
-                tensorboard_log=str(self.folder / "tensorboard"), critic_warmup_iterations=ppo.critic_warmup_iterations,
-                anneal=ppo.anneal,
-                policy_kwargs={"policy_config": self.policy_config, "actor_learning_rate": ppo.learning_rate,
-                               "log_std_init": ppo.log_std_init, "critic_units": tuple(ppo.critic_units),
-                               "privileged": venv.unwrapped.privileged_size if config.batched else 0},
-            )
+            model = make_ppo(ppo, venv, self.policy_config, config.seed, str(self.folder / "tensorboard"))
             model.policy.actor.load_state_dict(initial.state_dict())
-            venv.seed(config.first_env_seed)
+            saved = self._resume_point(model)
+            venv.seed(config.first_env_seed + model.num_timesteps)  # a resumed run's envs start afresh
+            checkpoint = partial(self._save_resume_point, model)
             curve = _Curve(progress, config.total_steps, partial(_grow_starts, venv.unwrapped, config)
-                           if config.curriculum_steps else None)
-            self._say(f"PPO: {config.total_steps} control steps in {config.envs} envs")
-            model.learn(config.total_steps, callback=curve, tb_log_name="ppo")
+                           if config.curriculum_steps else None, saved.get("curve"), saved.get("training_time_s", 0.0),
+                           checkpoint if config.checkpoint_every else None, config.checkpoint_every, started)
+            self._curve = curve
+            remaining = config.total_steps - model.num_timesteps
+            self._say(f"PPO: {remaining} control steps in {config.envs} envs"
+                      + (f" (resumed at {model.num_timesteps})" if saved else ""))
+            model.learn(remaining, callback=curve, tb_log_name="ppo", reset_num_timesteps=not saved)
+            self.training_time_s = curve.training_time_s()
         finally:
             venv.close()
         model.policy.actor.eval()
         return model, curve.rows
+
+    def _resume_point(self, model: LiquidPPO) -> dict[str, Any]:
+        """With ``resume`` and a resume point: restore ``model`` from it; its document (else {})."""
+        folder = self.folder / CHECKPOINT
+        if not (self.resume and (folder / "rl.json").is_file()):
+            return {}
+        saved = load_rl_checkpoint(folder, model)
+        self.resumed_at.append(int(model.num_timesteps))
+        return saved
+
+    def _save_resume_point(self, model: LiquidPPO) -> None:
+        save_rl_checkpoint(self.folder / CHECKPOINT, model, self._curve.rows, self._curve.training_time_s())
 
     def _evaluate(self, policy_dir: Path, progress: Any) -> dict[str, dict[str, Any]]:
         from lnn_control.train.pipeline import evaluate_policy
