@@ -71,17 +71,11 @@ def _collection(config: Any, max_substeps: int, num_envs: int, scenario: str, th
 
     import numpy as np
     import torch
-    from stable_baselines3.common.callbacks import BaseCallback
-    from stable_baselines3.common.utils import configure_logger
 
     from lnn_control.bench.common import config_path
     from lnn_control.train.rl.algorithm import make_ppo
     from lnn_control.train.rl.collection import BatchedStepsVecEnv
     from lnn_control.train.rl.config import load_rl_config
-
-    class _Nothing(BaseCallback):
-        def _on_step(self) -> bool:
-            return True
 
     recipe, _ = load_rl_config(config_path("rl/quad_hover_scratch.yaml"))
     ppo = dataclasses.replace(recipe.ppo, batch_size=recipe.ppo.n_steps * num_envs // 4, target_kl=None)
@@ -90,10 +84,7 @@ def _collection(config: Any, max_substeps: int, num_envs: int, scenario: str, th
                               privileged=ppo.privileged_critic)
     model = make_ppo(ppo, venv, config, seed=0)
     venv.seed(0)
-    model._setup_learn(10**9, None)
-    model.set_logger(configure_logger(0, None, "", False))
-    callback = _Nothing()
-    callback.init_callback(model)
+    callback = model.collect_outside_learn()
     collect, update = [], []
     for _ in range(rollouts + 1):
         start = time.perf_counter()

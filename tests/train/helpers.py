@@ -1,9 +1,13 @@
-"""Shared pieces of the training tests: short recorded episodes, policies from config/models, and
-training configs of config/train shrunk to a tiny budget."""
+"""Shared pieces of the training tests: short recorded episodes, policies from config/models,
+training configs of config/train shrunk to a tiny budget, and killing a training command mid-run."""
 
 from __future__ import annotations
 
 import dataclasses
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -76,3 +80,15 @@ def tiny_config(name: str, folder: Path, **sections: dict[str, Any]) -> Path:
     path = folder / f"{name}_tiny.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def kill_when(command: list[str], marker: Path) -> None:
+    """Run ``command`` (a CLI process in the repository) and SIGKILL it as soon as ``marker``
+    exists; fails the test if it ended before that."""
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 300  # a guard against a hung child, not a speed requirement
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""

@@ -4,15 +4,11 @@ the same updates, the same checkpoints and the same weights as a run never inter
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
-from helpers import ROOT, tiny_config
+from helpers import kill_when, tiny_config
 
 from lnn_control.cli import main
 from lnn_control.policy import load_checkpoint
@@ -35,14 +31,8 @@ def test_a_killed_run_resumes_to_the_same_updates_checkpoints_and_weights(tmp_pa
     killed, reference = tmp_path / "killed", tmp_path / "reference"
     command = [sys.executable, "-m", "lnn_control.cli", "train", "--config", str(config), "--out", str(killed),
                "--quiet"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     first = killed / "checkpoints" / "update_0000010"
-    deadline = time.monotonic() + 300  # a guard against a hung child, not a speed requirement
-    while not first.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
+    kill_when(command, first)
     assert first.is_dir() and not (killed / "policy").exists(), "killed mid-run"
     at_kill = sorted(p.name for p in (killed / "checkpoints").iterdir() if not p.name.startswith("."))
 

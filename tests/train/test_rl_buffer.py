@@ -10,8 +10,6 @@ import numpy as np
 import torch
 from helpers import MODELS
 from sb3_contrib.common.recurrent.buffers import RecurrentRolloutBuffer
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.utils import configure_logger
 
 from lnn_control.config import load_config
 from lnn_control.policy.config import PolicyConfig
@@ -21,11 +19,6 @@ from lnn_control.train.rl.collection import BatchedStepsVecEnv
 from lnn_control.train.rl.config import PPOConfig
 
 ENVS, STEPS = 6, 40
-
-
-class _Nothing(BaseCallback):
-    def _on_step(self) -> bool:
-        return True
 
 
 def _collected() -> tuple:
@@ -38,10 +31,7 @@ def _collected() -> tuple:
     torch.manual_seed(0)
     model = make_ppo(ppo, venv, config, seed=3)
     venv.seed(5)
-    model._setup_learn(10**6, None)
-    model.set_logger(configure_logger(0, None, "", False))
-    callback = _Nothing()
-    callback.init_callback(model)
+    callback = model.collect_outside_learn()
     for _ in range(2):
         model.collect_rollouts(model.env, callback, model.rollout_buffer, n_rollout_steps=STEPS)
     venv.close()

@@ -5,17 +5,13 @@ reward normaliser, and keeps the learning curve it had."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from helpers import MODELS, ROOT
+from helpers import MODELS, ROOT, kill_when
 
 from lnn_control.cli import main
 from lnn_control.config import config_from_dict, read_yaml
@@ -42,14 +38,8 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path: Path, capsys: pytest
     config = _config(tmp_path)
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "lnn_control.cli", "rl", "--config", str(config), "--out", str(killed), "--quiet"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     point = killed / "checkpoint" / "rl.json"
-    deadline = time.monotonic() + 300  # a guard against a hung child, not a speed requirement
-    while not point.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.002)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    assert process.returncode == -signal.SIGKILL, process.stderr.read().decode() if process.stderr else ""
+    kill_when(command, point)
     assert not (killed / "policy").exists(), "killed mid-run"
     saved = json.loads(point.read_text())
     assert 0 < saved["num_timesteps"] < ENVS * STEPS * UPDATES and saved["iterations"] % 2 == 0

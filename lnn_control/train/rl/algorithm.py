@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Optional
 
 from sb3_contrib import RecurrentPPO
+from stable_baselines3.common.callbacks import BaseCallback
 
 from lnn_control.train.rl.buffer import EnvSequenceBuffer
 
@@ -43,6 +44,19 @@ class LiquidPPO(RecurrentPPO):
         super().__init__(*args, **kwargs)
         #: each param group's step size as configured
         self.base_learning_rates = [group["lr"] for group in self.policy.optimizer.param_groups]
+
+    def collect_outside_learn(self) -> BaseCallback:
+        """Make ready to call ``collect_rollouts`` and ``train`` directly, without ``learn``, as
+        the benchmark and tests do: resets the envs, sets a logger that writes nothing; returns
+        the (do-nothing) callback ``collect_rollouts`` takes."""
+        from stable_baselines3.common.callbacks import CallbackList
+        from stable_baselines3.common.utils import configure_logger
+
+        self._setup_learn(10**9, None)
+        self.set_logger(configure_logger(0, None, "", False))
+        callback = CallbackList([])
+        callback.init_callback(self)
+        return callback
 
     def _setup_model(self) -> None:
         super()._setup_model()
