@@ -115,10 +115,6 @@ class RLConfig:
     #: control steps (0: none)
     curriculum_steps: int = 0
     curriculum_start: float = 0.2
-    #: batched only: training episodes end after this many control periods (a time limit: the
-    #: critic's value carries on past it), so a budget holds more starts; None: the env's own
-    #: (QuadHover 500, 10 s). Evaluation episodes keep the env's length.
-    episode_steps: Optional[int] = None
     #: processes running the evaluation episodes (0 or 1: this process)
     workers: int = 2
     #: torch threads of the training process
@@ -152,10 +148,6 @@ class RLConfig:
             raise ConfigError("ppo.privileged_critic: the privileged state comes from the batched env; set batched: true")
         if self.curriculum_steps and not self.batched:
             raise ConfigError("curriculum_steps: the start curriculum needs batched: true")
-        if self.episode_steps is not None and not self.batched:
-            raise ConfigError("episode_steps: shorter training episodes need batched: true (or remove the key)")
-        if self.episode_steps is not None and self.episode_steps < 1:
-            raise ConfigError(f"episode_steps must be >= 1 control period, got {self.episode_steps}")
         if not 0.0 < self.curriculum_start <= 1.0:
             raise ConfigError(f"curriculum_start must be in (0, 1], got {self.curriculum_start}")
         for key, minimum in (("envs", 1), ("workers", 0), ("threads", 1), ("total_steps", 1), ("curriculum_steps", 0),

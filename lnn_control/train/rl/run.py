@@ -201,8 +201,7 @@ class RLRun:
         venv: Any
         if config.batched:
             venv = BatchedStepsVecEnv(self.policy_config, config.max_substeps, config.envs, config.env.scenario,
-                                      nthread=config.threads, privileged=ppo.privileged_critic,
-                                      max_episode_steps=config.episode_steps)
+                                      nthread=config.threads, privileged=ppo.privileged_critic)
         else:
             factories = [partial(make_training_env, self.env, self.policy_config, config.max_substeps)] * config.envs
             venv = DummyVecEnv(factories)
