@@ -30,9 +30,14 @@ from lnn_control.train.rl.run import RLRun
 RL_CONFIGS = ROOT / "config" / "rl"
 
 
+#: the baseline cores of config/compare/quad_hover.yaml, as model overrides
+BASELINES = {"lstm": {"type": "lstm", "wiring": None, "units": 20},
+             "mlp": {"type": "mlp", "wiring": None, "units": 24, "frames": 4}}
+
+
 def _hover_config(core: str = "cfc") -> PolicyConfig:
     data = read_yaml(MODELS / "quad_hover_cfc.yaml")
-    data["core"]["type"] = core
+    data["core"] = merge(data["core"], BASELINES.get(core, {"type": core}))
     return config_from_dict(PolicyConfig, data)
 
 
@@ -78,7 +83,8 @@ def _assert_acts_as_runtime(policy: LiquidActorCriticPolicy, checkpoint: Path, s
     assert count > 20
 
 
-@pytest.mark.parametrize("core, use_sde", [("cfc", False), ("ltc", False), ("cfc", True)])
+@pytest.mark.parametrize("core, use_sde", [("cfc", False), ("ltc", False), ("cfc", True), ("lstm", False),
+                                           ("mlp", False)])
 def test_the_deterministic_action_is_the_runtimes_command(core: str, use_sde: bool, tmp_path: Path) -> None:
     config = _hover_config(core)
     policy = make_policy(config, seed=3)
