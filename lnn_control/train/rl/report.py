@@ -63,7 +63,7 @@ def write_report(folder: Path, config: RLConfig, source: Optional[Path], documen
               f"are in TensorBoard (`tensorboard --logdir {folder / 'tensorboard'}`).", "",
               "![learning curve](learning_curve.png)", ""]
     if curve:
-        window = min(20, len(curve))
+        window = _running_window(curve)
         first, last = curve[:window], curve[-window:]
         lines.append(f"{len(curve)} training episodes. First {window}: mean return "
                      f"{np.mean([r['return'] for r in first]):.1f}, success {np.mean([r['success'] for r in first]):.0%}; "
@@ -77,6 +77,12 @@ def write_report(folder: Path, config: RLConfig, source: Optional[Path], documen
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _running_window(curve: list[dict[str, Any]]) -> int:
+    """Training episodes averaged in a running mean: 20, or 1% of them when there are more than
+    2000 (hundreds of envs end episodes by the hundred)."""
+    return max(1, min(len(curve), max(20, len(curve) // 100)))
 
 
 def _first_reached(curve: list[dict[str, Any]], window: int,
@@ -93,7 +99,7 @@ def _first_reached(curve: list[dict[str, Any]], window: int,
 
 
 def plot_curve(curve: list[dict[str, Any]], document: dict[str, Any], path: Path) -> None:
-    """Return and success of the training episodes (running means over 20) and the evaluations
+    """Return and success of the training episodes (running means, :func:`_running_window`) and the evaluations
     before and after, against control steps (left) and minutes of training (right)."""
     import matplotlib
 
@@ -109,7 +115,7 @@ def plot_curve(curve: list[dict[str, Any]], document: dict[str, Any], path: Path
             x = np.array([r["env_steps"] if key == "env_steps" else r["wall_s"] / 60 for r in curve])
             returns = np.array([r["return"] for r in curve])
             success = np.array([r["success"] for r in curve], dtype=float)
-            window = max(1, min(20, len(curve)))
+            window = _running_window(curve)
             kernel = np.ones(window) / window
             reward_ax.plot(x, returns, ".", color="0.6", ms=3, label="training episode")
             reward_ax.plot(x[window - 1 :], np.convolve(returns, kernel, "valid"), color="C0",
