@@ -49,6 +49,7 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path: Path, capsys: pytest
     assert main(["rl", "--out", str(killed), "--resume", "--quiet"]) == 0
     document = json.loads((killed / "evaluation.json").read_text())
     assert document["env_steps"] == ENVS * STEPS * UPDATES
+    assert len(document["resumed_at_env_steps"]) == 1
     assert document["resumed_at_env_steps"][0] >= saved["num_timesteps"]  # the newest resume point
     curve = json.loads((killed / "learning_curve.json").read_text())
     kept = [row for row in curve if row["env_steps"] <= document["resumed_at_env_steps"][0]]
@@ -80,10 +81,10 @@ def test_a_resume_point_restores_weights_optimizer_and_normaliser(tmp_path: Path
     trained.learn(config.total_steps)
     assert trained.iterations == 2
     curve = [{"env_steps": 128, "wall_s": 0.5, "return": 1.0, "length": 3, "success": False}]
-    save_rl_checkpoint(tmp_path / "checkpoint", trained, curve, 12.5)
+    save_rl_checkpoint(tmp_path / "checkpoint", trained, curve, 12.5, [64])
     fresh = model()
     document = load_rl_checkpoint(tmp_path / "checkpoint", fresh)
-    assert document["curve"] == curve and document["training_time_s"] == 12.5
+    assert document["curve"] == curve and document["training_time_s"] == 12.5 and document["resumed_at"] == [64]
     assert (fresh.num_timesteps, fresh.iterations, fresh._n_updates) == (
         trained.num_timesteps, trained.iterations, trained._n_updates)
     for key, value in trained.policy.state_dict().items():

@@ -5,7 +5,7 @@ one, never half of one). Never pickle:
 - ``weights.safetensors``: the actor-critic's parameters (liquid policy, log std, critic), Adam's
   moment tensors, torch's RNG state and the reward normaliser's running mean and variance;
 - ``rl.json``: control steps and PPO updates so far, Adam's plain state, the normaliser's count,
-  the learning curve so far and the minutes of training spent.
+  the learning curve so far, the training time spent and where the run was resumed before.
 
 What it does not hold is the envs' physics mid-episode: a resumed run's envs start new episodes
 (their first seed derived from the control steps so far), so a resumed run continues the
@@ -33,11 +33,13 @@ CHECKPOINT = "checkpoint"
 TENSORS, STATE = "weights.safetensors", "rl.json"
 
 
-def save_rl_checkpoint(folder: Path, model: LiquidPPO, curve: list[dict[str, Any]], training_time_s: float) -> Path:
+def save_rl_checkpoint(folder: Path, model: LiquidPPO, curve: list[dict[str, Any]], training_time_s: float,
+                       resumed_at: list[int]) -> Path:
     """Write the resume point of ``model`` (after a PPO update) to ``folder`` atomically.
 
     :param curve: the learning curve's rows so far (``learning_curve.json``'s).
     :param training_time_s: training wall time so far, s, over this run and the ones it resumed.
+    :param resumed_at: control steps at which the run was resumed so far.
     """
     from safetensors.torch import save_file
 
@@ -46,7 +48,7 @@ def save_rl_checkpoint(folder: Path, model: LiquidPPO, curve: list[dict[str, Any
     tensors["torch_rng"] = torch.get_rng_state()
     document: dict[str, Any] = {"num_timesteps": int(model.num_timesteps), "iterations": model.iterations,
                                 "n_updates": int(model._n_updates), "optimizer": optimizer, "curve": curve,
-                                "training_time_s": training_time_s}
+                                "training_time_s": training_time_s, "resumed_at": resumed_at}
     normaliser = _normaliser(model)
     if normaliser is not None:
         tensors["ret_rms.mean"] = torch.as_tensor(np.asarray(normaliser.ret_rms.mean, np.float64))
@@ -62,7 +64,7 @@ def load_rl_checkpoint(folder: Path, model: LiquidPPO) -> dict[str, Any]:
     """Restore ``model`` (built from the run's config, before ``learn``) from ``folder``: weights,
     optimizer, torch's RNG, the reward normaliser, the control steps and updates so far.
 
-    :return: ``rl.json``'s document (``curve``, ``training_time_s``, ``num_timesteps``).
+    :return: ``rl.json``'s document (``curve``, ``training_time_s``, ``resumed_at``, ``num_timesteps``).
     """
     from safetensors.torch import load_file
 

@@ -233,11 +233,12 @@ class RLRun:
         if not (self.resume and (folder / "rl.json").is_file()):
             return {}
         saved = load_rl_checkpoint(folder, model)
-        self.resumed_at.append(int(model.num_timesteps))
+        self.resumed_at = [*saved["resumed_at"], int(model.num_timesteps)]
         return saved
 
     def _save_resume_point(self, model: LiquidPPO) -> None:
-        save_rl_checkpoint(self.folder / CHECKPOINT, model, self._curve.rows, self._curve.training_time_s())
+        save_rl_checkpoint(self.folder / CHECKPOINT, model, self._curve.rows, self._curve.training_time_s(),
+                           self.resumed_at)
 
     def _evaluate(self, policy_dir: Path, progress: Any) -> dict[str, dict[str, Any]]:
         from lnn_control.train.pipeline import evaluate_policy
