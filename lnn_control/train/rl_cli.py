@@ -88,18 +88,13 @@ def _rl(args: argparse.Namespace) -> int:
 
 def _saved_config(folder: Path) -> tuple[Any, Optional[Path]]:
     """The config a run in ``folder`` started with (its ``run.yaml``: the model inline)."""
-    from lnn_control.config import config_from_dict, read_yaml
-    from lnn_control.train.rl.config import RLConfig
+    from lnn_control.train.rl.config import load_rl_config
     from lnn_control.train.rl.run import RUN_FILE
     from lnn_control.train.state import ResumeError
 
-    path = folder / RUN_FILE
-    if not path.is_file():
+    if not (folder / RUN_FILE).is_file():
         raise ResumeError(f"--resume: {folder} holds no RL run ({RUN_FILE} not found); start it without --resume")
-    try:
-        return config_from_dict(RLConfig, read_yaml(path)), None
-    except ConfigError as error:
-        raise ResumeError(f"--resume: {path}: {error}") from None
+    return load_rl_config(folder / RUN_FILE)
 
 
 def _overrides(text: str) -> dict[str, Any]:
