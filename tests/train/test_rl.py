@@ -13,7 +13,7 @@ import pytest
 import torch
 from sb3_contrib.common.recurrent.type_aliases import RNNStates
 import yaml
-from helpers import HOVER, MODELS, ROOT, make_policy, short_env
+from helpers import HOVER, MODELS, ROOT, TARGET, make_policy, policy_config, short_env
 
 from lnn_control.cli import main
 from lnn_control.config import config_from_dict, merge, read_yaml
@@ -59,12 +59,14 @@ def _tiny(name: str, folder: Path, **sections: Any) -> Path:
     return path
 
 
-def _assert_acts_as_runtime(policy: LiquidActorCriticPolicy, checkpoint: Path, seed: int, steps: int = 150) -> None:
-    """Fly ``policy``'s deterministic action in QuadHover; at every control step it must equal the
+def _assert_acts_as_runtime(policy: LiquidActorCriticPolicy, checkpoint: Path, seed: int, steps: int = 150,
+                            env_id: str = HOVER) -> None:
+    """Fly ``policy``'s deterministic action in ``env_id``; at every control step it must equal the
     command of a runtime on ``checkpoint`` fed the same events (mapped to the env's action)."""
     runtime = PolicyRuntime(load_checkpoint(checkpoint))
-    inner = short_env(HOVER, steps)
-    env = NetworkStepsEnv(inner, runtime.policy.config, 4)
+    inner = short_env(env_id, steps)
+    images = StepLayout(runtime.policy.config).images
+    env = NetworkStepsEnv(inner, runtime.policy.config, 4, {name: runtime.policy.encoders[name] for name in images})
     observation, info = env.reset(seed=seed)
     runtime.reset()
     state, start, count = None, np.ones(1, dtype=bool), 0
@@ -93,6 +95,20 @@ def test_the_deterministic_action_is_the_runtimes_command(core: str, use_sde: bo
     rl = _rl_policy(config, env, use_sde)
     rl.actor.load_state_dict(policy.state_dict())
     _assert_acts_as_runtime(rl, tmp_path / "policy", seed=11)
+
+
+def test_a_camera_policy_acts_as_the_runtime_on_its_frozen_encoders_features(tmp_path: Path) -> None:
+    """QuadTarget's CNN + CfC policy: the blocks carry the camera's features (each frame encoded
+    once by the frozen encoder) and the deterministic action is the runtime's command, which
+    encodes each frame itself."""
+    config = policy_config("quad_target_cnn_cfc")
+    policy = make_policy(config, seed=5)
+    save_checkpoint(policy, tmp_path / "policy")
+    env = NetworkStepsEnv(short_env(TARGET, 10), config, 4, {"camera": policy.encoders["camera"]})
+    rl = _rl_policy(config, env)
+    rl.actor.load_state_dict(policy.state_dict())
+    assert env.observation_space.shape == (4, rl.layout.width) and rl.layout.images == ["camera"]
+    _assert_acts_as_runtime(rl, tmp_path / "policy", seed=2, steps=60, env_id=TARGET)
 
 
 def test_the_observation_holds_the_periods_network_steps() -> None:
@@ -159,6 +175,25 @@ def test_finetuning_starts_at_the_checkpoint_and_the_warmup_leaves_it(tmp_path: 
     for key, value in bc.state_dict().items():
         assert torch.equal(saved.state_dict()[key], value), key
     _assert_acts_as_runtime(run.model.policy, tmp_path / "bc", seed=4)
+
+
+def test_finetuning_a_camera_policy_moves_the_core_and_never_the_cnn(tmp_path: Path) -> None:
+    """QuadTarget: PPO updates move the CfC and the vector encoders; the camera's CNN and its
+    auxiliary head stay exactly the checkpoint's, and the saved actor acts as the trained one."""
+    bc = make_policy(policy_config("quad_target_cnn_cfc"), seed=6)
+    save_checkpoint(bc, tmp_path / "bc")
+    path = _tiny("quad_target_finetune_physics", tmp_path, init=str(tmp_path / "bc"), total_steps=128,
+                 ppo={"n_steps": 64, "batch_size": 32, "critic_warmup_iterations": 0, "learning_rate": 0.01})
+    config, base = load_rl_config(path)
+    run = RLRun(config, tmp_path / "run", base)
+    run.run()
+    saved = load_checkpoint(tmp_path / "run" / "policy").state_dict()
+    frozen = [key for key in saved if key.startswith(("encoders.camera.", "auxiliary."))]
+    assert frozen and all(torch.equal(saved[key], bc.state_dict()[key]) for key in frozen)
+    moved = [key for key in saved if key not in frozen and not torch.equal(saved[key], bc.state_dict()[key])]
+    assert any(key.startswith("core.") for key in moved) and any(key.startswith("encoders.imu.") for key in moved)
+    assert run.model is not None
+    _assert_acts_as_runtime(run.model.policy, tmp_path / "run" / "policy", seed=3, steps=40, env_id=TARGET)
 
 
 def test_a_scratch_run_saves_the_actor_it_trained(tmp_path: Path) -> None:
@@ -338,10 +373,15 @@ def test_config_errors_name_the_key(change: dict[str, Any], message: str, tmp_pa
         load_rl_config(path)
 
 
-def test_image_policies_are_refused_with_the_reason() -> None:
-    config = config_from_dict(PolicyConfig, read_yaml(MODELS / "camera_imu_cfc.yaml"))
-    with pytest.raises(ConfigError, match="vector streams only"):
-        NetworkStepsEnv(short_env(HOVER, 10), config, 4)
+def test_a_camera_policy_needs_its_trained_encoder(tmp_path: Path) -> None:
+    """RL freezes image encoders: without one (the wrapper) or from scratch (the run) it says so."""
+    config = policy_config("quad_target_cnn_cfc")
+    with pytest.raises(ConfigError, match=r"trained encoder for the image streams \['camera'\]"):
+        NetworkStepsEnv(short_env(TARGET, 10), config, 4)
+    path = _tiny("quad_target_finetune_physics", tmp_path, init=None,
+                 model=str(MODELS / "quad_target_cnn_cfc.yaml"))
+    with pytest.raises(ConfigError, match="set init to a behaviour-cloned policy"):
+        RLRun(load_rl_config(path)[0], tmp_path / "run")
 
 
 
@@ -356,10 +396,10 @@ def test_relative_joint_commands_are_refused_with_the_fix() -> None:
 def test_every_shipped_rl_config_runs_with_a_tiny_budget(path: Path, tmp_path: Path) -> None:
     """Every key checks out and the whole command runs it (few envs, steps and episodes); a
     fine-tuning config's ``init`` (a trained policy, absent from a clone) is replaced by a fresh
-    checkpoint of the QuadHover model."""
+    checkpoint of its env's model."""
     data = yaml.safe_load(path.read_text())
     if data.get("init") is not None:
-        model = config_from_dict(PolicyConfig, read_yaml(MODELS / "quad_hover_cfc.yaml"))
+        model = policy_config("quad_target_cnn_cfc" if data["env"]["id"] == TARGET else "quad_hover_cfc")
         data["init"] = str(save_checkpoint(make_policy(model), tmp_path / "init"))
     else:
         data["model"] = str((RL_CONFIGS / data["model"]).resolve())

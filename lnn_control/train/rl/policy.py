@@ -11,7 +11,8 @@ RecurrentPPO's rollout buffer is the core's state, in the buffer's LSTM hidden-s
 Gaussian: its mean is the policy's command after the period's last step in the env's ``[-1, 1]``
 units (its deterministic action is the runtime's command), its log standard deviation a learned
 vector, or, with ``use_sde``, sb3's state-dependent noise on the core state (exploration that is
-smooth over many control steps). The critic is an MLP on the core state and the last step's
+smooth over many control steps). Image streams arrive as their frozen encoder's features
+(:mod:`~lnn_control.train.rl.observation`), so the actor's image encoders never move. The critic is an MLP on the core state and the last step's
 encoded inputs, both detached, so only the PPO objective moves the actor, and, with a
 privileged critic, the env's privileged state (ground truth, goal, the hidden physics: an
 asymmetric actor-critic, as in "Learning to Fly in Seconds"); the actor never sees it.
@@ -116,8 +117,11 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
         )
 
     def actor_parameters(self) -> list[nn.Parameter]:
-        """The parameters PPO's policy loss moves: the liquid policy's and the log std."""
-        return [*self.actor.parameters(), self.log_std]
+        """The parameters PPO's policy loss moves: the liquid policy's (but its image encoders and
+        their auxiliary heads, frozen: the observations carry their features) and the log std."""
+        frozen = {id(p) for name in self.layout.images for p in self.actor.encoders[name].parameters()}
+        frozen |= {id(p) for p in self.actor.auxiliary.parameters()}
+        return [p for p in self.actor.parameters() if id(p) not in frozen] + [self.log_std]
 
     # -- the recurrence ---------------------------------------------------------------------------
     def unroll(self, obs: Tensor, h0: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -142,7 +146,8 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
         width = max(int(valid.sum(1).max()), 1)
         order = torch.argsort((~valid).to(torch.uint8), dim=1, stable=True)[:, :width]  # valid first
         steps = flat.gather(1, order.unsqueeze(-1).expand(-1, -1, flat.shape[-1]))  # (N, M, width)
-        features = [actor.encode(name, steps[..., columns]) for name, columns in layout.streams.items()]
+        features = [steps[..., columns] if name in layout.images else actor.encode(name, steps[..., columns])
+                    for name, columns in layout.streams.items()]
         x = torch.cat(features + [steps[..., layout.ages]], -1)
         keep = 1.0 - steps[..., layout.reset : layout.reset + 1]
         dt = steps[..., layout.dt : layout.dt + 1].detach()

@@ -2,7 +2,8 @@
 
 **From scratch** (``model``) the encoders are standardised on the initial policy's own flights
 (``statistics_steps``); **fine-tuning** (``init``) starts from a checkpoint
-(:mod:`lnn_control.train.rl.algorithm`).
+(:mod:`lnn_control.train.rl.algorithm`), and is the only way for a camera policy: its image
+encoders are taken as trained and frozen (:mod:`lnn_control.train.rl.observation`).
 
 The run folder (``--out``)::
 
@@ -24,6 +25,7 @@ far) and trains the rest of ``total_steps``; its envs start new episodes there.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import time
@@ -136,7 +138,11 @@ class RLRun:
         self.config = config if workers is None else dataclasses.replace(config, workers=int(workers))
         self.base, self.console, self.source = base, console, source
         self.policy_config = config.policy_config(base)
-        StepLayout(self.policy_config)  # a policy RL cannot train fails now
+        images = StepLayout(self.policy_config).images  # a policy RL cannot train fails now
+        if images and config.init is None:
+            raise ConfigError(f"RL takes the image encoders of {images} as trained and frozen: set init to a "
+                              f"behaviour-cloned policy's checkpoint folder (lnn-control train) instead of "
+                              f"training from scratch")
         self.env = env_spec_for(config.env.id, config.env.scenario, self.policy_config)
         check_actions(self.env, self.policy_config.actions)
         self.training_time_s = 0.0
@@ -203,7 +209,8 @@ class RLRun:
             venv = BatchedStepsVecEnv(self.policy_config, config.max_substeps, config.envs, config.env.scenario,
                                       nthread=config.threads, privileged=ppo.privileged_critic)
         else:
-            factories = [partial(make_training_env, self.env, self.policy_config, config.max_substeps)] * config.envs
+            frozen = {name: copy.deepcopy(initial.encoders[name]).eval() for name in StepLayout(self.policy_config).images}
+            factories = [partial(make_training_env, self.env, self.policy_config, config.max_substeps, frozen)] * config.envs
             venv = DummyVecEnv(factories)
         if ppo.normalize_reward:
             venv = VecNormalize(venv, norm_obs=False, norm_reward=True, gamma=ppo.gamma)
