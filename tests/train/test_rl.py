@@ -212,17 +212,22 @@ def test_a_scratch_run_saves_the_actor_it_trained(tmp_path: Path) -> None:
     assert any((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
 
 
-def test_a_batched_run_trains_on_the_vector_env(tmp_path: Path) -> None:
+def test_a_batched_run_trains_on_the_vector_env_and_repeats_bitwise(tmp_path: Path) -> None:
     """``batched: true``: every env in one QuadHoverVectorEnv; the actor it saves acts as the
-    runtime."""
+    runtime, and the same config run again trains the same weights bit for bit (two updates on
+    the rollouts of both)."""
     path = _tiny("quad_hover_scratch", tmp_path, batched=True, envs=8, total_steps=256,
                  ppo={"n_steps": 16, "batch_size": 64})
     config, base = load_rl_config(path)
-    run = RLRun(config, tmp_path / "run", base)
-    run.run()
-    assert run.model is not None and run.model.num_timesteps == 256
-    assert isinstance(run.model.get_env().unwrapped, BatchedStepsVecEnv)
-    _assert_acts_as_runtime(run.model.policy, tmp_path / "run" / "policy", seed=8)
+    runs = [RLRun(config, tmp_path / name, base) for name in ("run", "again")]
+    for run in runs:
+        run.run()
+    model = runs[0].model
+    assert model is not None and model.num_timesteps == 256
+    assert isinstance(model.get_env().unwrapped, BatchedStepsVecEnv)
+    _assert_acts_as_runtime(model.policy, tmp_path / "run" / "policy", seed=8)
+    weights = [load_checkpoint(tmp_path / name / "policy").state_dict() for name in ("run", "again")]
+    assert all(torch.equal(value, weights[1][key]) for key, value in weights[0].items())
 
 
 def test_model_overrides_train_a_baseline_core_the_same_way(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
