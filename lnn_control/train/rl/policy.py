@@ -12,8 +12,8 @@ Gaussian: its mean is the policy's command after the period's last step in the e
 units (its deterministic action is the runtime's command), its log standard deviation a learned
 vector, or, with ``use_sde``, sb3's state-dependent noise on the core state (exploration that is
 smooth over many control steps). Image streams arrive as their frozen encoder's features
-(:mod:`~lnn_control.train.rl.observation`), so the actor's image encoders never move. The critic is an MLP on the core state and the last step's
-encoded inputs, both detached, so only the PPO objective moves the actor, and, with a
+(:mod:`~lnn_control.train.rl.observation`), so the actor's image encoders never move. The critic
+is an MLP on the core state and the last step's encoded inputs, both detached, so only the PPO objective moves the actor, and, with a
 privileged critic, the env's privileged state (ground truth, goal, the hidden physics: an
 asymmetric actor-critic, as in "Learning to Fly in Seconds"); the actor never sees it.
 """

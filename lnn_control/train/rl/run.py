@@ -138,9 +138,10 @@ class RLRun:
         self.config = config if workers is None else dataclasses.replace(config, workers=int(workers))
         self.base, self.console, self.source = base, console, source
         self.policy_config = config.policy_config(base)
-        images = StepLayout(self.policy_config).images  # a policy RL cannot train fails now
-        if images and config.init is None:
-            raise ConfigError(f"RL takes the image encoders of {images} as trained and frozen: set init to a "
+        #: the image streams, whose encoders RL keeps frozen (a policy RL cannot train fails here)
+        self.images = StepLayout(self.policy_config).images
+        if self.images and config.init is None:
+            raise ConfigError(f"RL takes the image encoders of {self.images} as trained and frozen: set init to a "
                               f"behaviour-cloned policy's checkpoint folder (lnn-control train) instead of "
                               f"training from scratch")
         self.env = env_spec_for(config.env.id, config.env.scenario, self.policy_config)
@@ -209,7 +210,7 @@ class RLRun:
             venv = BatchedStepsVecEnv(self.policy_config, config.max_substeps, config.envs, config.env.scenario,
                                       nthread=config.threads, privileged=ppo.privileged_critic)
         else:
-            frozen = {name: copy.deepcopy(initial.encoders[name]).eval() for name in StepLayout(self.policy_config).images}
+            frozen = {name: copy.deepcopy(initial.encoders[name]).eval() for name in self.images}
             factories = [partial(make_training_env, self.env, self.policy_config, config.max_substeps, frozen)] * config.envs
             venv = DummyVecEnv(factories)
         if ppo.normalize_reward:
