@@ -74,8 +74,9 @@ class QuadHoverEnv(QuadrotorEnv):
 
     **Reward** per step: ``0.5 + exp(-d / 0.25) + exp(-(d / 0.1)^2) - 0.25 min(d, 2) - 0.05 |v| -
     0.01 |w| - 0.01 |a - a_prev|^2``, ``d`` the distance to the goal (m), ``v`` the velocity
-    (m/s), ``w`` the body rates (rad/s); a crash costs 10. Every step in the air earns more than the distance costs from any
-    start, so crashing early never pays (:func:`~lnn_control.sim.envs.quadrotor_env.goal_reward`).
+    (m/s), ``w`` the body rates (rad/s); a crash costs 10. Every step in the air earns more than
+    the distance costs from any start, so crashing early never pays
+    (:func:`~lnn_control.sim.envs.quadrotor_env.goal_reward`).
 
     **Success** (``info["is_success"]``): within 0.1 m of the goal for the last 1 s.
     """

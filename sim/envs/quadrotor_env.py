@@ -141,9 +141,9 @@ def goal_reward(distance: Any, speed: Any, rate: Any, change: Any, crash: Any) -
     Flying is the easy way to earn it (the shaping of "Learning to Fly in Seconds", Eschmann et
     al. 2023): every step in the air earns 0.5, more than the distance costs anywhere a start can
     be (up to 1.7 m away), so crashing early never pays; the linear term pulls from afar, the first
-    exponential rewards coming close, and the Gaussian of width ``HOLD_RADIUS`` the last centimetres
-    that success is judged on (without it, policies settled 0.1 m off the goal, half the reward of
-    holding it exactly coming from the wide exponential).
+    exponential rewards coming close, and the Gaussian of width ``HOLD_RADIUS`` pays for the last
+    centimetres that success is judged on (without it, RL policies settled 5-16 cm off the goal:
+    the wide exponential pays 0.67 at 0.1 m against 0.85 at 0.04 m).
 
     :param distance: to the goal, m. :param speed: m/s. :param rate: body-rate magnitude, rad/s.
     :param change: squared change of the action since the last step. :param crash: bool.
