@@ -132,6 +132,7 @@ class QuadrotorRandomisation:
     :param start_offset: the start lies within this distance of its nominal point per axis, m.
     :param start_tilt: largest initial roll and pitch, rad.
     :param start_speed: largest initial speed per axis, m/s.
+    :param start_yaw: largest initial heading either side of zero, rad (pi: any heading).
     """
 
     mass_scale: Bounds = (1.0, 1.0)
@@ -145,6 +146,7 @@ class QuadrotorRandomisation:
     start_offset: float = 1.0
     start_tilt: float = 0.2
     start_speed: float = 0.3
+    start_yaw: float = math.pi
 
     #: the fields that scale the airframe
     SCALES = ("mass_scale", "inertia_scale", "thrust_scale", "motor_tau_scale", "drag_scale")
@@ -157,6 +159,7 @@ class QuadrotorRandomisation:
         _check(self.start_offset >= 0, "start_offset must be >= 0 m")
         _check(0 <= self.start_tilt < math.pi / 2, "start_tilt must be in [0, pi/2) rad")
         _check(self.start_speed >= 0, "start_speed must be >= 0 m/s")
+        _check(0 <= self.start_yaw <= math.pi, "start_yaw must be in [0, pi] rad")
 
     @property
     def randomises_airframe(self) -> bool:

@@ -22,7 +22,7 @@ def sample_hover_task(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``count`` QuadHover episodes: goals ``(n, 3)`` m and start states ``qpos (n, 7)``, ``qvel (n, 6)``."""
     goal = rng.uniform(*GOAL_BOX, (count, 3))
-    qpos, qvel = sample_start(rng, goal, rng.uniform(-np.pi, np.pi, count), scenario)
+    qpos, qvel = sample_start(rng, goal, rng.uniform(-scenario.start_yaw, scenario.start_yaw, count), scenario)
     return goal, qpos, qvel
 
 

@@ -97,7 +97,7 @@ class QuadTargetEnv(QuadrotorEnv):
         self.autopilot.reset()
 
     def _reset_task(self, rng: np.random.Generator) -> None:
-        yaw = rng.uniform(-np.pi, np.pi, 1)
+        yaw = rng.uniform(-self.scenario.quadrotor.start_yaw, self.scenario.quadrotor.start_yaw, 1)
         (qpos,), (qvel,) = sample_start(rng, np.array([[0.0, 0.0, 1.0]]), yaw, self.scenario.quadrotor)
         self._place(qpos, qvel)
         start = qpos[:2]

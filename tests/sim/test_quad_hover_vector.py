@@ -105,15 +105,17 @@ def test_physics_ood_randomises_each_batched_quadrotor() -> None:
 @pytest.mark.parametrize("scale", [0.2, 1.0])
 def test_the_start_scale_shrinks_the_start_ranges(scale: float) -> None:
     """An RL curriculum's ``start_scale``: starts within ``scale`` x the scenario's offset (1 m per
-    axis), tilt (0.2 rad) and speed (0.3 m/s) of the goal (nominal)."""
+    axis), tilt (0.2 rad), speed (0.3 m/s) and heading (pi rad) of the goal (nominal)."""
     env = QuadHoverVectorEnv(num_envs=512, nthread=1)
     env.start_scale = scale
     env.reset(seed=1)
     offset = np.abs(env._qpos[:, :3] - env.goal)
     assert offset.max() <= 1.0 * scale + 1e-9 and offset.max() > 0.9 * scale
-    w, x, y, _ = env._qpos[:, 3:7].T
+    w, x, y, z = env._qpos[:, 3:7].T
     tilt = np.arccos(np.clip(1.0 - 2.0 * (x * x + y * y), -1.0, 1.0))  # angle of the body z from up
     assert tilt.max() <= np.hypot(0.2, 0.2) * scale + 1e-6
+    heading = np.abs(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))  # ZYX yaw
+    assert heading.max() <= np.pi * scale + 1e-6 and heading.max() > 0.9 * np.pi * scale
     assert np.abs(env._qvel[:, :3]).max() <= 0.3 * scale + 1e-12
 
 

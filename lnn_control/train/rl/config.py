@@ -110,9 +110,9 @@ class RLConfig:
     #: aligner's rules in numpy: lnn_control.train.rl.collection), so hundreds of envs cost little
     #: more than one; the observations are exactly the single envs' (false: one env object each)
     batched: bool = False
-    #: batched only: a start curriculum, the scenario's start offset, tilt and speed ranges scaled
-    #: by curriculum_start at first and growing linearly to their full size over this many
-    #: control steps (0: none)
+    #: batched only: a start curriculum, the scenario's start offset, tilt, speed and heading
+    #: ranges scaled by curriculum_start at first and growing linearly to their full size over
+    #: this many control steps (0: none)
     curriculum_steps: int = 0
     curriculum_start: float = 0.2
     #: processes running the evaluation episodes (0 or 1: this process)
