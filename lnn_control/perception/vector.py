@@ -13,11 +13,13 @@ __all__ = ["VectorEncoder", "rotation_matrix"]
 
 
 def rotation_matrix(quaternion: Tensor) -> Tensor:
-    """``(..., 4)`` quaternion ``[x, y, z, w]`` (any norm but 0) -> ``(..., 9)`` its rotation
-    matrix, row-major. Unlike the quaternion it is continuous over every rotation and the same for
-    ``q`` and ``-q`` (a quaternion changes sign somewhere on every full turn of heading)."""
+    """``(..., 4)`` quaternion ``[x, y, z, w]`` of any norm -> ``(..., 9)`` its rotation matrix,
+    row-major. Unlike the quaternion it is continuous over every rotation and the same for ``q``
+    and ``-q`` (a quaternion changes sign somewhere on every full turn of heading). A zero
+    quaternion (a stream's value before its first message) gives the identity."""
     x, y, z, w = quaternion.split(1, dim=-1)
-    s = 2.0 / (x * x + y * y + z * z + w * w)
+    norm = x * x + y * y + z * z + w * w
+    s = 2.0 / torch.maximum(norm, norm.new_tensor(1e-12))
     return torch.cat([
         1.0 - s * (y * y + z * z), s * (x * y - z * w), s * (x * z + y * w),
         s * (x * y + z * w), 1.0 - s * (x * x + z * z), s * (y * z - x * w),

@@ -29,6 +29,8 @@ def test_the_rotation_matrix_is_scipys_for_q_and_minus_q_of_any_norm():
     expected = Rotation.from_quat(q).as_matrix().reshape(50, 9)
     for value in (scaled, -scaled):
         np.testing.assert_allclose(rotation_matrix(torch.from_numpy(value)).numpy(), expected, atol=1e-12)
+    # before a stream's first message its value is zeros: finite, the identity
+    np.testing.assert_array_equal(rotation_matrix(torch.zeros(4)).numpy(), np.eye(3).reshape(9))
 
 
 def test_statistics_are_those_of_the_matrix():
