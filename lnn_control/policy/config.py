@@ -17,6 +17,8 @@ __all__ = ["ActionSpec", "ControlConfig", "CoreConfig", "PolicyConfig", "StreamS
 StreamKind = Literal["imu", "attitude", "image", "joint_state", "odometry", "vector"]
 Encoding = Literal["rgb8", "bgr8", "mono8"]
 FIXED_SIZES = {"imu": 6, "attitude": 3, "odometry": 13}
+#: where an odometry value's orientation quaternion starts (after the position)
+ODOMETRY_QUATERNION = 3
 #: what to do when a policy config (or a checkpoint's) has no ``actions.safe``
 SAFE_MISSING = (
     "give the command that is safe to send when the policy cannot (e.g. hover thrust and zero "
@@ -45,6 +47,10 @@ class StreamSpec:
     head: Literal["pool", "keypoints"] = "pool"
     #: encoder output size (vector kinds: 0 feeds the standardised values directly)
     features: int = 16
+    #: odometry streams: how the encoder reads the orientation, ``quaternion`` (the 4 values as
+    #: received) or ``matrix`` (its rotation matrix: continuous over every heading and the same
+    #: for q and -q, which a quaternion is not; the encoder then sees 18 values)
+    orientation: Literal["quaternion", "matrix"] = "quaternion"
     #: image streams: outputs of a linear head on the CNN's features that training fits to
     #: privileged labels of the simulation (an auxiliary loss, e.g. where the target is in the
     #: image); 0: none. The runtime never evaluates it.
@@ -62,6 +68,8 @@ class StreamSpec:
             raise ConfigError(f"image stream {self.name!r} needs features >= 1")
         if self.features < 0:
             raise ConfigError(f"stream {self.name!r} features must be >= 0")
+        if self.orientation == "matrix" and self.kind != "odometry":
+            raise ConfigError(f"stream {self.name!r} ({self.kind}): orientation: matrix is for odometry streams only")
         if self.auxiliary < 0 or (self.auxiliary and self.kind != "image"):
             raise ConfigError(f"stream {self.name!r}: auxiliary must be 0, or >= 1 on an image stream")
 

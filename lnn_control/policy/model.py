@@ -27,7 +27,7 @@ from lnn_control.errors import ShapeError
 from lnn_control.liquid import LTCCell, MixedMemoryCell, WiredCfCCell
 from lnn_control.liquid.base import LiquidCell, sequence_dt
 from lnn_control.perception import ImageEncoder, VectorEncoder
-from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.config import ODOMETRY_QUATERNION, PolicyConfig
 from lnn_control.policy.cores import make_core
 
 __all__ = ["LiquidPolicy", "PolicyStep"]
@@ -47,7 +47,8 @@ class LiquidPolicy(nn.Module):
             if spec.kind == "image":
                 encoders[spec.name] = ImageEncoder(spec.value_shape[-1], spec.features, head=spec.head)
             else:
-                encoders[spec.name] = VectorEncoder(spec.value_shape[0], spec.features)
+                encoders[spec.name] = VectorEncoder(spec.value_shape[0], spec.features,
+                                                    ODOMETRY_QUATERNION if spec.orientation == "matrix" else None)
         self.encoders = nn.ModuleDict(encoders)
         #: per image stream with ``auxiliary`` outputs: the training-only head on its features
         self.auxiliary = nn.ModuleDict({

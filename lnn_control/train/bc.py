@@ -46,8 +46,7 @@ def set_input_statistics(policy: LiquidPolicy, data: StepDataset, min_std: float
     """Standardise every vector stream with its mean and standard deviation over ``data``'s
     steps (stored in the encoders' buffers, so checkpoints carry them)."""
     for name in data.vector_names:
-        mean, std = data.statistics(name)
-        policy.encoders[name].set_statistics(mean, std.clamp(min=min_std))
+        policy.encoders[name].fit_statistics(data.values(name), min_std)
 
 
 def command_loss(policy: LiquidPolicy, commands: Tensor, batch: Batch, weights: Optional[Tensor]) -> Tensor:

@@ -128,10 +128,9 @@ class StepDataset:
                 raise ValueError("the policy has an auxiliary head: featurize episodes with its labels")
             self.auxiliary = cat(self.auxiliary, [e.auxiliary for e in episodes])
 
-    def statistics(self, name: str) -> tuple[Tensor, Tensor]:
-        """Mean and standard deviation of a vector stream's held values over all steps."""
-        values = self.vectors[name].reshape(self.steps, -1).double()
-        return values.mean(0).float(), values.std(0, unbiased=False).float()
+    def values(self, name: str) -> Tensor:
+        """A vector stream's held values at all steps, ``(steps, size)``."""
+        return self.vectors[name].reshape(self.steps, -1)
 
     def lanes(self, order: Sequence[int], lanes: int) -> Tensor:
         """``(B, Lmax)`` long step indices of the episodes in ``order`` laid into lanes (-1: pad)."""

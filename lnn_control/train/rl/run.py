@@ -195,9 +195,9 @@ class RLRun:
         torch.manual_seed(config.seed)
         policy = LiquidPolicy(self.policy_config).eval()
         self._say(f"standardising the inputs on {config.statistics_steps} control steps of the initial policy")
-        for name, (mean, std) in _flight_statistics(policy, self.env, config.statistics_steps,
-                                                    config.first_env_seed + 10_000).items():
-            policy.encoders[name].set_statistics(mean, std.clamp(min=1e-3))
+        for name, values in _flight_values(policy, self.env, config.statistics_steps,
+                                           config.first_env_seed + 10_000).items():
+            policy.encoders[name].fit_statistics(values, 1e-3)
         return policy
 
     def _train(self, initial: LiquidPolicy, progress: Any) -> tuple[LiquidPPO, list[dict[str, Any]]]:
@@ -279,9 +279,9 @@ def _grow_starts(venv: BatchedStepsVecEnv, config: RLConfig, env_steps: int) -> 
     venv.env.start_scale = config.curriculum_start + (1.0 - config.curriculum_start) * progress
 
 
-def _flight_statistics(policy: LiquidPolicy, env_spec: EnvSpec, steps: int, first_seed: int) -> dict[str, tuple[Tensor, Tensor]]:
-    """Mean and standard deviation ``(size,)`` of every vector stream's messages while ``policy``
-    flies (through the runtime) seeded episodes until ``steps`` control steps have passed."""
+def _flight_values(policy: LiquidPolicy, env_spec: EnvSpec, steps: int, first_seed: int) -> dict[str, Tensor]:
+    """Every vector stream's messages ``(N, size)`` while ``policy`` flies (through the runtime)
+    seeded episodes until ``steps`` control steps have passed."""
     from lnn_control.policy.runtime import PolicyRuntime
     from lnn_control.sim.rollout import run_episode
 
@@ -302,5 +302,4 @@ def _flight_statistics(policy: LiquidPolicy, env_spec: EnvSpec, steps: int, firs
             taken, seed = taken + result.steps, seed + 1
     finally:
         env.close()
-    return {name: (torch.tensor(np.mean(v, 0), dtype=torch.float32), torch.tensor(np.std(v, 0), dtype=torch.float32))
-            for name, v in values.items()}
+    return {name: torch.tensor(np.array(v)) for name, v in values.items()}
