@@ -343,9 +343,10 @@ class QuadHoverVectorEnv(VectorEnv):
         self._drag = np.zeros((self.num_envs, 3))
         #: each env's airframe relative to nominal (privileged_state)
         self._airframe = np.zeros((self.num_envs, 9))
-        #: the scenario's start offset, tilt, speed and heading ranges are scaled by this at every reset
-        #: (in (0, 1]; an RL curriculum grows it to 1)
+        #: the scenario's start offset, tilt and speed ranges, and its heading range, are scaled by
+        #: these at every reset (in (0, 1]; an RL curriculum grows them to 1)
         self.start_scale = 1.0
+        self.heading_scale = 1.0
 
     def _make_stream(self, name: str, episode_ns: int) -> BatchStream:
         spec = QuadHoverEnv.STREAMS[name]
@@ -466,13 +467,14 @@ class QuadHoverVectorEnv(VectorEnv):
             stream.reset(ids, rng, self._sensors)
 
     def _start(self, physics: QuadrotorRandomisation) -> QuadrotorRandomisation:
-        """The scenario's start ranges (offset, tilt, speed, heading) scaled by :attr:`start_scale`."""
-        if self.start_scale == 1.0:
+        """The scenario's start ranges scaled: offset, tilt and speed by :attr:`start_scale`, heading
+        by :attr:`heading_scale`."""
+        if self.start_scale == 1.0 and self.heading_scale == 1.0:
             return physics
         s = self.start_scale
         return dataclasses.replace(physics, start_offset=physics.start_offset * s,
                                    start_tilt=physics.start_tilt * s, start_speed=physics.start_speed * s,
-                                   start_yaw=physics.start_yaw * s)
+                                   start_yaw=physics.start_yaw * self.heading_scale)
 
     def _observation(self) -> dict[str, np.ndarray]:
         return {stream.name: stream.latest.astype(np.float32) for stream in self._streams}

@@ -115,6 +115,8 @@ class RLConfig:
     #: this many control steps (0: none)
     curriculum_steps: int = 0
     curriculum_start: float = 0.2
+    #: whether the curriculum grows the heading range too (false: any heading from the start)
+    curriculum_heading: bool = True
     #: processes running the evaluation episodes (0 or 1: this process)
     workers: int = 2
     #: torch threads of the training process

@@ -277,6 +277,8 @@ def _grow_starts(venv: BatchedStepsVecEnv, config: RLConfig, env_steps: int) -> 
     """The start curriculum: the vector env's start ranges at ``env_steps`` (config's keys)."""
     progress = min(env_steps / config.curriculum_steps, 1.0)
     venv.env.start_scale = config.curriculum_start + (1.0 - config.curriculum_start) * progress
+    if config.curriculum_heading:
+        venv.env.heading_scale = venv.env.start_scale
 
 
 def _flight_values(policy: LiquidPolicy, env_spec: EnvSpec, steps: int, first_seed: int) -> dict[str, Tensor]:
