@@ -104,10 +104,11 @@ def test_physics_ood_randomises_each_batched_quadrotor() -> None:
 
 @pytest.mark.parametrize("scale", [0.2, 1.0])
 def test_the_start_scale_shrinks_the_start_ranges(scale: float) -> None:
-    """An RL curriculum's ``start_scale``: starts within ``scale`` x the scenario's offset (1 m per
-    axis), tilt (0.2 rad), speed (0.3 m/s) and heading (pi rad) of the goal (nominal)."""
+    """An RL curriculum's ``start_scale`` and ``heading_scale``: starts within ``scale`` x the
+    scenario's offset (1 m per axis), tilt (0.2 rad), speed (0.3 m/s) and heading (pi rad) of the
+    goal (nominal)."""
     env = QuadHoverVectorEnv(num_envs=512, nthread=1)
-    env.start_scale = scale
+    env.start_scale = env.heading_scale = scale
     env.reset(seed=1)
     offset = np.abs(env._qpos[:, :3] - env.goal)
     assert offset.max() <= 1.0 * scale + 1e-9 and offset.max() > 0.9 * scale
