@@ -5,6 +5,7 @@ run end to end on a tiny budget (real MuJoCo envs)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -419,3 +420,20 @@ def test_every_shipped_rl_config_runs_with_a_tiny_budget(path: Path, tmp_path: P
     (tmp_path / path.name).write_text(yaml.safe_dump(data))
     assert main(["rl", "--config", str(tmp_path / path.name), "--out", str(tmp_path / "run"), "--quiet"]) == 0
     assert (tmp_path / "run" / "policy").is_dir() and (tmp_path / "run" / "report.md").is_file()
+
+
+@pytest.mark.parametrize("heading", [True, False])
+def test_the_start_curriculum_grows_the_heading_only_if_asked(heading: bool) -> None:
+    """``curriculum_heading``: halfway through ``curriculum_steps`` the start ranges are at
+    ``0.2 + 0.8 / 2`` of the scenario's; the heading range too, or all of it (false)."""
+    from types import SimpleNamespace
+
+    from lnn_control.sim.envs.quad_hover_vector import QuadHoverVectorEnv
+    from lnn_control.train.rl.run import _grow_starts
+
+    config, _ = load_rl_config(RL_CONFIGS / "quad_hover_scratch.yaml")
+    config = dataclasses.replace(config, curriculum_heading=heading)
+    holder = SimpleNamespace(env=QuadHoverVectorEnv(num_envs=2, nthread=1))
+    _grow_starts(holder, config, config.curriculum_steps // 2)  # type: ignore[arg-type]
+    assert holder.env.start_scale == pytest.approx(0.6)
+    assert holder.env.heading_scale == pytest.approx(0.6 if heading else 1.0)
