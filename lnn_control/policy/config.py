@@ -17,8 +17,6 @@ __all__ = ["ActionSpec", "ControlConfig", "CoreConfig", "PolicyConfig", "StreamS
 StreamKind = Literal["imu", "attitude", "image", "joint_state", "odometry", "vector"]
 Encoding = Literal["rgb8", "bgr8", "mono8"]
 FIXED_SIZES = {"imu": 6, "attitude": 3, "odometry": 13}
-#: where an odometry value's orientation quaternion starts (after the position)
-ODOMETRY_QUATERNION = 3
 #: what to do when a policy config (or a checkpoint's) has no ``actions.safe``
 SAFE_MISSING = (
     "give the command that is safe to send when the policy cannot (e.g. hover thrust and zero "
@@ -48,9 +46,18 @@ class StreamSpec:
     #: encoder output size (vector kinds: 0 feeds the standardised values directly)
     features: int = 16
     #: odometry streams: how the encoder reads the orientation, ``quaternion`` (the 4 values as
-    #: received) or ``matrix`` (its rotation matrix: continuous over every heading and the same
-    #: for q and -q, which a quaternion is not; the encoder then sees 18 values)
-    orientation: Literal["quaternion", "matrix"] = "quaternion"
+    #: received), ``matrix`` (its rotation matrix: continuous over every heading and the same
+    #: for q and -q, which a quaternion is not) or ``up`` (the world's up direction in the body
+    #: frame, 3 values: roll and pitch without the heading). See
+    #: :mod:`lnn_control.policy.stream_inputs`.
+    orientation: Literal["quaternion", "matrix", "up"] = "quaternion"
+    #: odometry streams: the frame the encoder reads the velocity in, ``world`` (as received) or
+    #: ``body`` (rotated into the body frame)
+    velocity: Literal["world", "body"] = "world"
+    #: vector streams of size 3 holding a world-frame position (a goal): the odometry stream whose
+    #: pose the encoder reads it from, as the offset from that position in that body frame
+    #: (heading-free); None: the value as received
+    offset_from: Optional[str] = None
     #: image streams: outputs of a linear head on the CNN's features that training fits to
     #: privileged labels of the simulation (an auxiliary loss, e.g. where the target is in the
     #: image); 0: none. The runtime never evaluates it.
@@ -68,8 +75,13 @@ class StreamSpec:
             raise ConfigError(f"image stream {self.name!r} needs features >= 1")
         if self.features < 0:
             raise ConfigError(f"stream {self.name!r} features must be >= 0")
-        if self.orientation == "matrix" and self.kind != "odometry":
-            raise ConfigError(f"stream {self.name!r} ({self.kind}): orientation: matrix is for odometry streams only")
+        for key, default in (("orientation", "quaternion"), ("velocity", "world")):
+            if getattr(self, key) != default and self.kind != "odometry":
+                raise ConfigError(f"stream {self.name!r} ({self.kind}): {key}: {getattr(self, key)} is for "
+                                  "odometry streams only")
+        if self.offset_from is not None and (self.kind != "vector" or self.size != 3):
+            raise ConfigError(f"stream {self.name!r} ({self.kind}): offset_from is for vector streams of "
+                              "size 3 (a world-frame position) only")
         if self.auxiliary < 0 or (self.auxiliary and self.kind != "image"):
             raise ConfigError(f"stream {self.name!r}: auxiliary must be 0, or >= 1 on an image stream")
 
@@ -239,6 +251,11 @@ class PolicyConfig:
                     f"per action ({len(self.actions.names)}); it is a {spec.kind} stream"
                     + (f" of {spec.joints} joints" if spec.joints else "")
                 )
+        for spec in self.streams:
+            if spec.offset_from is not None and (spec.offset_from not in names
+                                                 or self.stream(spec.offset_from).kind != "odometry"):
+                raise ConfigError(f"stream {spec.name!r}: offset_from {spec.offset_from!r} must name an "
+                                  f"odometry stream of this policy; its streams are {names}")
         if self.core.wiring is not None:
             from lnn_control.liquid.wiring import wiring_from_config
 

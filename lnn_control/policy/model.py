@@ -27,8 +27,9 @@ from lnn_control.errors import ShapeError
 from lnn_control.liquid import LTCCell, MixedMemoryCell, WiredCfCCell
 from lnn_control.liquid.base import LiquidCell, sequence_dt
 from lnn_control.perception import ImageEncoder, VectorEncoder
-from lnn_control.policy.config import ODOMETRY_QUATERNION, PolicyConfig
+from lnn_control.policy.config import PolicyConfig
 from lnn_control.policy.cores import make_core
+from lnn_control.policy.stream_inputs import input_size, stream_input
 
 __all__ = ["LiquidPolicy", "PolicyStep"]
 
@@ -47,8 +48,7 @@ class LiquidPolicy(nn.Module):
             if spec.kind == "image":
                 encoders[spec.name] = ImageEncoder(spec.value_shape[-1], spec.features, head=spec.head)
             else:
-                encoders[spec.name] = VectorEncoder(spec.value_shape[0], spec.features,
-                                                    ODOMETRY_QUATERNION if spec.orientation == "matrix" else None)
+                encoders[spec.name] = VectorEncoder(input_size(spec), spec.features)
         self.encoders = nn.ModuleDict(encoders)
         #: per image stream with ``auxiliary`` outputs: the training-only head on its features
         self.auxiliary = nn.ModuleDict({
@@ -56,6 +56,7 @@ class LiquidPolicy(nn.Module):
             for spec in config.streams if spec.auxiliary
         })
         self.stream_names = [spec.name for spec in config.streams]
+        self.image_streams = {spec.name for spec in config.streams if spec.kind == "image"}
         self.aged_streams = config.aged_streams
         features = sum(int(encoder.output_size) for encoder in encoders.values())
         self.input_size = features + len(self.aged_streams)
@@ -84,8 +85,14 @@ class LiquidPolicy(nn.Module):
         return self.core.state_size
 
     def encode(self, stream: str, value: Tensor) -> Tensor:
-        """One stream's features: ``(..., *value_shape) -> (..., features)``."""
+        """One stream's features from what its encoder reads (an image stream's frames; a vector
+        stream's :meth:`encoder_input`): ``(..., *shape) -> (..., features)``."""
         return self.encoders[stream](value)
+
+    def encoder_input(self, stream: str, values: Mapping[str, Tensor]) -> Tensor:
+        """What a vector stream's encoder reads, ``(..., size)``, from the streams' held values
+        ``(..., value size)`` (:func:`~lnn_control.policy.stream_inputs.stream_input`)."""
+        return stream_input(self.config.stream(stream), values)
 
     def relative_base(self, values: Mapping[str, Tensor]) -> Optional[Tensor]:
         """The :attr:`relative_to` stream's values ``(..., 2 * joints)`` in ``values``, or None."""
@@ -126,7 +133,8 @@ class LiquidPolicy(nn.Module):
         missing = [name for name in self.stream_names if name not in values]
         if missing:
             raise ShapeError(f"values lack the streams {missing}")
-        features = [self.encode(name, values[name]) for name in self.stream_names]
+        features = [self.encode(name, values[name] if name in self.image_streams else self.encoder_input(name, values))
+                    for name in self.stream_names]
         x = torch.cat(features + [ages], -1)
         batch = x.shape[0]
         keep = None if reset is None else (reset == 0).to(x.dtype).unsqueeze(-1)
@@ -181,7 +189,6 @@ class PolicyStep(nn.Module):
         self.input_size = start + len(policy.aged_streams)
         self.state_size = policy.state_size
         self.output_size = len(policy.config.actions.names)
-        self._vector = [spec.kind != "image" for spec in policy.config.streams]
         #: where the :attr:`LiquidPolicy.relative_to` stream's values are in ``inputs``
         self._base = None if policy.relative_to is None else self.layout[policy.relative_to]
 
@@ -194,10 +201,9 @@ class PolicyStep(nn.Module):
         """:meth:`forward` with the core's prepared tensors given (computed once for inference).
         ``x`` holds the raw vector-stream values, image embeddings and ages (see :attr:`layout`)."""
         policy = self.policy
-        parts = []
-        for vector, (name, (start, stop)) in zip(self._vector, self.layout.items()):
-            part = x[:, start:stop]
-            parts.append(policy.encode(name, part) if vector else part)
+        held = {name: x[:, start:stop] for name, (start, stop) in self.layout.items()}
+        parts = [held[name] if name in policy.image_streams else policy.encode(name, policy.encoder_input(name, held))
+                 for name in self.layout]
         parts.append(x[:, self.ages_start :])
         features = torch.cat(parts, 1)
         core = policy.core

@@ -43,10 +43,11 @@ __all__ = ["auxiliary_loss", "command_loss", "fit", "set_input_statistics", "val
 
 
 def set_input_statistics(policy: LiquidPolicy, data: StepDataset, min_std: float) -> None:
-    """Standardise every vector stream with its mean and standard deviation over ``data``'s
-    steps (stored in the encoders' buffers, so checkpoints carry them)."""
+    """Standardise every vector stream's encoder input with its mean and standard deviation over
+    ``data``'s steps (stored in the encoders' buffers, so checkpoints carry them)."""
+    held = {name: data.values(name) for name in data.vector_names}
     for name in data.vector_names:
-        policy.encoders[name].fit_statistics(data.values(name), min_std)
+        policy.encoders[name].fit_statistics(policy.encoder_input(name, held), min_std)
 
 
 def command_loss(policy: LiquidPolicy, commands: Tensor, batch: Batch, weights: Optional[Tensor]) -> Tensor:

@@ -42,7 +42,7 @@ def run_batch(
             if name in policy.auxiliary:
                 auxiliary.append(policy.auxiliary[name](encoded)[batch.frame_index[name]])
         else:
-            features.append(policy.encode(name, batch.vectors[name]))
+            features.append(policy.encode(name, policy.encoder_input(name, batch.vectors)))
     x = torch.cat(features + [batch.ages], -1)
     keep = (~batch.reset).to(x.dtype).unsqueeze(-1)
     state = x.new_zeros(x.shape[0], policy.state_size) if h0 is None else h0

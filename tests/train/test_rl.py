@@ -36,9 +36,15 @@ BASELINES = {"lstm": {"type": "lstm", "wiring": None, "units": 20},
              "mlp": {"type": "mlp", "wiring": None, "units": 24, "frames": 4}}
 
 
-def _hover_config(core: str = "cfc") -> PolicyConfig:
+#: config/rl/quad_hover_scratch.yaml's streams: the odometry and goal read in the body frame
+BODY_STREAMS = read_yaml(RL_CONFIGS / "quad_hover_scratch.yaml")["model_overrides"]["streams"]
+
+
+def _hover_config(core: str = "cfc", body: bool = False) -> PolicyConfig:
     data = read_yaml(MODELS / "quad_hover_cfc.yaml")
     data["core"] = merge(data["core"], BASELINES.get(core, {"type": core}))
+    if body:
+        data["streams"] = BODY_STREAMS
     return config_from_dict(PolicyConfig, data)
 
 
@@ -86,10 +92,10 @@ def _assert_acts_as_runtime(policy: LiquidActorCriticPolicy, checkpoint: Path, s
     assert count > 20
 
 
-@pytest.mark.parametrize("core, use_sde", [("cfc", False), ("ltc", False), ("cfc", True), ("lstm", False),
-                                           ("mlp", False)])
-def test_the_deterministic_action_is_the_runtimes_command(core: str, use_sde: bool, tmp_path: Path) -> None:
-    config = _hover_config(core)
+@pytest.mark.parametrize("core, use_sde, body", [("cfc", False, False), ("ltc", False, False), ("cfc", True, False),
+                                                 ("lstm", False, False), ("mlp", False, False), ("cfc", False, True)])
+def test_the_deterministic_action_is_the_runtimes_command(core: str, use_sde: bool, body: bool, tmp_path: Path) -> None:
+    config = _hover_config(core, body)
     policy = make_policy(config, seed=3)
     save_checkpoint(policy, tmp_path / "policy")
     env = NetworkStepsEnv(short_env(HOVER, 10), config, 4)

@@ -146,8 +146,9 @@ class LiquidActorCriticPolicy(RecurrentActorCriticPolicy):
         width = max(int(valid.sum(1).max()), 1)
         order = torch.argsort((~valid).to(torch.uint8), dim=1, stable=True)[:, :width]  # valid first
         steps = flat.gather(1, order.unsqueeze(-1).expand(-1, -1, flat.shape[-1]))  # (N, M, width)
-        features = [steps[..., columns] if name in layout.images else actor.encode(name, steps[..., columns])
-                    for name, columns in layout.streams.items()]
+        held = {name: steps[..., columns] for name, columns in layout.streams.items()}
+        features = [held[name] if name in layout.images else actor.encode(name, actor.encoder_input(name, held))
+                    for name in layout.streams]
         x = torch.cat(features + [steps[..., layout.ages]], -1)
         keep = 1.0 - steps[..., layout.reset : layout.reset + 1]
         dt = steps[..., layout.dt : layout.dt + 1].detach()

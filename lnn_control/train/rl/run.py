@@ -195,9 +195,9 @@ class RLRun:
         torch.manual_seed(config.seed)
         policy = LiquidPolicy(self.policy_config).eval()
         self._say(f"standardising the inputs on {config.statistics_steps} control steps of the initial policy")
-        for name, values in _flight_values(policy, self.env, config.statistics_steps,
-                                           config.first_env_seed + 10_000).items():
-            policy.encoders[name].fit_statistics(values, 1e-3)
+        held = _flight_values(policy, self.env, config.statistics_steps, config.first_env_seed + 10_000)
+        for name in held:
+            policy.encoders[name].fit_statistics(policy.encoder_input(name, held), 1e-3)
         return policy
 
     def _train(self, initial: LiquidPolicy, progress: Any) -> tuple[LiquidPPO, list[dict[str, Any]]]:
@@ -282,25 +282,25 @@ def _grow_starts(venv: BatchedStepsVecEnv, config: RLConfig, env_steps: int) -> 
 
 
 def _flight_values(policy: LiquidPolicy, env_spec: EnvSpec, steps: int, first_seed: int) -> dict[str, Tensor]:
-    """Every vector stream's messages ``(N, size)`` while ``policy`` flies (through the runtime)
-    seeded episodes until ``steps`` control steps have passed."""
+    """Every vector stream's held value ``(N, size)`` after each of ``N >= steps`` control steps
+    while ``policy`` flies (through the runtime) seeded episodes (zeros before its first message,
+    as the network reads it)."""
     from lnn_control.policy.runtime import PolicyRuntime
     from lnn_control.sim.rollout import run_episode
 
-    names = [s.name for s in policy.config.streams]
-    values: dict[str, list[np.ndarray]] = {name: [] for name in names}
-
-    def on_step(env: Any, observation: Any, info: dict[str, Any]) -> None:
-        for event in info["sensor_events"]:
-            if event.stream in values:
-                values[event.stream].append(np.asarray(event.value, dtype=np.float64))
-
+    sizes = {s.name: s.value_shape[0] for s in policy.config.streams if s.kind != "image"}
+    values: dict[str, list[np.ndarray]] = {name: [] for name in sizes}
     env = env_spec.make()
     runtime = PolicyRuntime(policy)
+
+    def on_step(env: Any, observation: Any, info: dict[str, Any]) -> None:
+        for name, size in sizes.items():
+            values[name].append(np.asarray(runtime.aligner.held.get(name, np.zeros(size)), dtype=np.float64))
+
     taken, seed = 0, first_seed
     try:
         while taken < steps:
-            result = run_episode(env, runtime, seed, False, on_step, names)
+            result = run_episode(env, runtime, seed, False, on_step, [s.name for s in policy.config.streams])
             taken, seed = taken + result.steps, seed + 1
     finally:
         env.close()
