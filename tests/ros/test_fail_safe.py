@@ -239,15 +239,41 @@ def node(request, tmp_path_factory):
             goal = probe.node.create_publisher(PoseStamped, f"/{tag}/goal",
                                                QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
             wait_for(lambda: goal.get_subscription_count() > 0, 30, "the node's goal subscription")
-            message = PoseStamped()
-            message.pose.position.z = 1.0
-            message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 1_000_000_000)
-            goal.publish(message)
+            send_goal_until_received(goal, diagnostics)
         yield Running(model, sensors, commands, diagnostics, process.process.pid)
     finally:
         probe.close()
         code = process.stop()
     assert code == 0, process.output()
+
+
+def goal_message() -> PoseStamped:
+    """The goal, 1 m up, stamped now."""
+    message = PoseStamped()
+    message.pose.position.z = 1.0
+    message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 1_000_000_000)
+    return message
+
+
+def send_goal_until_received(goal, diagnostics: list, timeout: float = 30.0) -> None:
+    """Publish the goal and wait until the node's diagnostics count it received; publish it again
+    every 2 s until then. A publisher sees a subscription in the ROS graph before DDS has matched
+    its writer with the reader, and a volatile message published in between is lost (it was, once,
+    and the node then waited for the goal for the whole module)."""
+    def received() -> bool:
+        return any(status.name.endswith("stream goal")
+                   and int({kv.key: kv.value for kv in status.values}.get("received", 0)) >= 1
+                   for _, array in list(diagnostics) for status in array.status)
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        goal.publish(goal_message())
+        resend = min(deadline, time.monotonic() + 2.0)
+        while time.monotonic() < resend:
+            if received():
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"the node did not receive the goal in {timeout} s")
 
 
 # -- what the node must have done -----------------------------------------------------------------
@@ -434,10 +460,7 @@ def test_a_network_that_cannot_step_is_no_proof_of_life(hover_checkpoint, tmp_pa
         said = [(level, text) for _, level, text in controller_reports(diagnostics, first_imu)]
         assert any(level in (DiagnosticStatus.WARN, DiagnosticStatus.ERROR) and "imu:" in text
                    and "waits for a first message of goal" in text for level, text in said), said
-        message = PoseStamped()
-        message.pose.position.z = 1.0
-        message.header.stamp.sec, message.header.stamp.nanosec = divmod(time.time_ns(), 1_000_000_000)
-        goal.publish(message)
+        goal.publish(goal_message())
         sent_goal = time.time_ns()
         sensors.sent.clear()
         sensors.play(Fault("imu", "valid", 0.0), lead_s=0.5, tail_s=0.0)
