@@ -56,6 +56,7 @@ class LiquidPolicy(nn.Module):
             for spec in config.streams if spec.auxiliary
         })
         self.stream_names = [spec.name for spec in config.streams]
+        self.specs = {spec.name: spec for spec in config.streams}
         self.image_streams = {spec.name for spec in config.streams if spec.kind == "image"}
         self.aged_streams = config.aged_streams
         features = sum(int(encoder.output_size) for encoder in encoders.values())
@@ -92,7 +93,7 @@ class LiquidPolicy(nn.Module):
     def encoder_input(self, stream: str, values: Mapping[str, Tensor]) -> Tensor:
         """What a vector stream's encoder reads, ``(..., size)``, from the streams' held values
         ``(..., value size)`` (:func:`~lnn_control.policy.stream_inputs.stream_input`)."""
-        return stream_input(self.config.stream(stream), values)
+        return stream_input(self.specs[stream], values)
 
     def relative_base(self, values: Mapping[str, Tensor]) -> Optional[Tensor]:
         """The :attr:`relative_to` stream's values ``(..., 2 * joints)`` in ``values``, or None."""

@@ -49,10 +49,9 @@ def rotation_matrix(quaternion: Tensor) -> Tensor:
     ], dim=-1)
 
 
-def to_body(odometry: Tensor, world: Tensor) -> Tensor:
-    """``R^T world``: world-frame vectors ``(..., 3)`` in the body frame of the odometry's
-    orientation (``(..., 13)`` values)."""
-    r = rotation_matrix(odometry[..., QUATERNION])  # R^T w = the rows of R weighted by w's entries
+def to_body(r: Tensor, world: Tensor) -> Tensor:
+    """``R^T world``: world-frame vectors ``(..., 3)`` in the body frame of the rotation ``r``
+    ``(..., 9)`` (row-major; R^T w is the rows of R weighted by w's entries)."""
     return r[..., 0:3] * world[..., 0:1] + r[..., 3:6] * world[..., 1:2] + r[..., 6:9] * world[..., 2:3]
 
 
@@ -69,14 +68,10 @@ def stream_input(spec: StreamSpec, values: Mapping[str, Tensor]) -> Tensor:
     value = values[spec.name]
     if spec.offset_from is not None:
         odometry = values[spec.offset_from]
-        return to_body(odometry, value - odometry[..., POSITION])
+        return to_body(rotation_matrix(odometry[..., QUATERNION]), value - odometry[..., POSITION])
     if spec.kind != "odometry" or (spec.orientation, spec.velocity) == ("quaternion", "world"):
         return value
-    if spec.orientation == "matrix":
-        orientation = rotation_matrix(value[..., QUATERNION])
-    elif spec.orientation == "up":
-        orientation = rotation_matrix(value[..., QUATERNION])[..., 6:9]  # R's last row: R^T e_z
-    else:
-        orientation = value[..., QUATERNION]
-    velocity = to_body(value, value[..., VELOCITY]) if spec.velocity == "body" else value[..., VELOCITY]
+    r = rotation_matrix(value[..., QUATERNION])  # once, for the orientation and the velocity
+    orientation = {"matrix": r, "up": r[..., 6:9], "quaternion": value[..., QUATERNION]}[spec.orientation]
+    velocity = to_body(r, value[..., VELOCITY]) if spec.velocity == "body" else value[..., VELOCITY]
     return torch.cat([value[..., POSITION], orientation, velocity, value[..., RATES]], -1)
