@@ -16,9 +16,13 @@ env id                         teacher
 ``lnn_control/ArmReach-v0``    :class:`PayloadTeacher`: damped least squares, holding the payload
 =============================  ====================================================================
 
-A teacher has no position integral: what one would slowly learn (a heavier airframe, a steady
-wind) it is told, so its command is a function of the state and the physics now, which a student
-can be taught.
+By default a teacher has no position integral: what one would slowly learn (a heavier airframe,
+a steady wind) it is told, so its command is a function of the state and the physics now. A
+training config may still give :class:`AirframeTeacher` one (``expert: {integral_pole: 1.0}`` in
+``config/train/quad_hover_teacher.yaml``): a student infers the mass only approximately and would
+hold the offset its error leaves (about 1 cm per per cent at the 3 rad/s position loop); the
+integral sums the goal offsets along the flight being labelled, which the student sees too, so
+its labels stay learnable and take that offset out.
 """
 
 from __future__ import annotations
