@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "load": "camera + IMU policy node: CPU use per engine vs a bare relay; answers beside a CPU hog",
     "sim": "simulation suite: env steps/s, camera frames/s, vectorised steps/s vs raw MuJoCo",
     "rl": "RL: collection with the policy and PPO updates, control steps/s vs the raw vector env",
+    "train": "camera policies: a behaviour-cloning update with and without image augmentation",
 }
 
 

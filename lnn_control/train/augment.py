@@ -15,7 +15,9 @@ so every step that holds a frame sees the same augmented frame. In order:
    ``[1 - brightness, 1 + brightness]`` per frame and ``g_c`` uniform in ``[1 - colour, 1 + colour]``
    per frame and channel, then the contrast about the frame's mean grey level times ``k``
    uniform in ``[1 - contrast, 1 + contrast]`` (:func:`jitter_colour`);
-3. **noise**: Gaussian, ``noise_std`` grey levels, per pixel and channel;
+3. **noise**: Gaussian, ``noise_std`` grey levels, per pixel and channel: each frame adds one of
+   :data:`NOISE_FRAMES` noise frames drawn for the batch, picked at random (drawing a noise frame
+   for each of a camera batch's ~500 frames took longer than everything else here together);
 4. rounded and clipped to ``[0, 255]``, uint8 again.
 
 Draws come from a generator seeded by ``(seed, phase, epoch, chunk)``: a run and its resumed
@@ -34,7 +36,10 @@ from torch import Tensor
 from lnn_control.train.config import AugmentationConfig
 from lnn_control.train.dataset import Batch
 
-__all__ = ["augment_batch", "augment_frames", "jitter_colour", "shift_frames"]
+__all__ = ["NOISE_FRAMES", "augment_batch", "augment_frames", "jitter_colour", "shift_frames"]
+
+#: distinct Gaussian noise frames drawn per batch (and image stream)
+NOISE_FRAMES = 64
 
 
 def shift_frames(frames: Tensor, dy: Tensor, dx: Tensor) -> Tensor:
@@ -44,10 +49,14 @@ def shift_frames(frames: Tensor, dy: Tensor, dx: Tensor) -> Tensor:
     :param dy: ``(U,)`` long, pixels down. :param dx: ``(U,)`` long, pixels right.
     :return: ``(U, H, W, C)``, the dtype of ``frames``.
     """
-    count, height, width = frames.shape[:3]
+    count, height, width, channels = frames.shape
     rows = (torch.arange(height) - dy[:, None]).clamp(0, height - 1)  # (U, H)
     cols = (torch.arange(width) - dx[:, None]).clamp(0, width - 1)  # (U, W)
-    return frames[torch.arange(count)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    # two gathers along one axis each: faster than one three-index gather
+    by_row = frames.reshape(count, height, width * channels)
+    moved = torch.gather(by_row, 1, rows[:, :, None].expand(count, height, width * channels))
+    moved = moved.reshape(count, height, width, channels)
+    return torch.gather(moved, 2, cols[:, None, :, None].expand(count, height, width, channels))
 
 
 def jitter_colour(frames: Tensor, gain: Tensor, contrast: Tensor) -> Tensor:
@@ -56,9 +65,11 @@ def jitter_colour(frames: Tensor, gain: Tensor, contrast: Tensor) -> Tensor:
 
     :return: ``(U, H, W, C)`` float, neither rounded nor clipped.
     """
-    scaled = frames * gain[:, None, None, :]
-    mean = scaled.mean(dim=(1, 2, 3), keepdim=True)
-    return mean + contrast[:, None, None, None] * (scaled - mean)
+    # one pass over the pixels: contrast * gain * p + (1 - contrast) * mean, with the scaled
+    # frame's mean from the channel means
+    mean = (frames.mean(dim=(1, 2)) * gain).mean(dim=1)  # (U,)
+    scale = (contrast[:, None] * gain)[:, None, None, :]
+    return torch.addcmul(((1.0 - contrast) * mean)[:, None, None, None], frames, scale)
 
 
 def augment_frames(frames: Tensor, config: AugmentationConfig, generator: torch.Generator) -> Tensor:
@@ -73,9 +84,10 @@ def augment_frames(frames: Tensor, config: AugmentationConfig, generator: torch.
     gain = factor(config.brightness, count, 1) * factor(config.colour, count, channels)
     contrast = factor(config.contrast, count)
     jittered = jitter_colour(shift_frames(frames, dy, dx).to(torch.float32), gain, contrast)
-    noise = torch.randn(jittered.shape, generator=generator).mul_(config.noise_std)
-    # in place: ``jittered`` is this call's own tensor
-    return jittered.add_(noise).round_().clamp_(0.0, 255.0).to(torch.uint8)
+    noise = torch.randn((min(NOISE_FRAMES, count), *frames.shape[1:]), generator=generator)
+    picked = noise[torch.randint(len(noise), (count,), generator=generator)]
+    # in place: ``jittered`` and ``picked`` are this call's own tensors
+    return jittered.add_(picked.mul_(config.noise_std)).round_().clamp_(0.0, 255.0).to(torch.uint8)
 
 
 def augment_batch(batch: Batch, config: AugmentationConfig, seed: Sequence[int]) -> Batch:
