@@ -16,6 +16,15 @@ zero time step leaves the state unchanged instead of dividing by zero. With non-
 ``gleak`` and ``cm`` each sub-step is a convex combination of ``v``, ``vleak`` and the reversal
 potentials, so the state stays bounded for any ``dt >= 0``.
 
+Time runs in units of ``time_unit_s`` seconds: a step of ``dt`` seconds integrates ``dt /
+time_unit_s`` units. ncps counts one unit per step, and its initial capacitances (``cm`` 0.4 to
+0.6, against leak and synaptic conductances of up to about 1 each) give time constants of a few
+units; stepped on real stamps in seconds (the default, 1.0) those are a few tenths of a second,
+too slow for a 200 Hz attitude loop. ``time_unit_s`` set to the nominal step (0.005 s) gives the
+same time constants in steps as ncps. It enters as the capacitance ``cm * time_unit_s`` (the
+update above with numerator and denominator multiplied by ``time_unit_s``), so every engine that
+runs :meth:`LTCCell.prepare`'s values (export, native C step) gets it without code of its own.
+
 Synapses are evaluated as an edge list (only where the wiring has one), which is what makes sparse
 NCP wirings cheap; the sparsity masks are kept as buffers.
 """
@@ -67,6 +76,7 @@ class LTCCell(LiquidCell):
     :param implicit_param_constraints: if true, ``w``, ``sensory_w``, ``cm`` and ``gleak`` pass
         through softplus in every step; if false they are used as they are and
         :meth:`apply_weight_constraints` clips them at zero (call it after each optimiser step).
+    :param time_unit_s: the ODE's unit of time, s (see the module docstring); 1.0: seconds.
     """
 
     def __init__(
@@ -78,6 +88,7 @@ class LTCCell(LiquidCell):
         ode_unfolds: int = 6,
         epsilon: float = 1e-8,
         implicit_param_constraints: bool = False,
+        time_unit_s: float = 1.0,
     ) -> None:
         super().__init__()
         if in_features is not None:
@@ -92,6 +103,8 @@ class LTCCell(LiquidCell):
                 raise ConfigError(f"{name} must be one of {MAPPINGS}, got {mapping!r}")
         if int(ode_unfolds) < 1:
             raise ConfigError(f"ode_unfolds must be at least 1, got {ode_unfolds}")
+        if not time_unit_s > 0:
+            raise ConfigError(f"time_unit_s must be > 0 s, got {time_unit_s}")
         self.wiring = wiring
         self.input_size = int(wiring.input_dim)  # type: ignore[arg-type]
         self.state_size = wiring.units
@@ -101,6 +114,7 @@ class LTCCell(LiquidCell):
         self.ode_unfolds = int(ode_unfolds)
         self.epsilon = float(epsilon)
         self.implicit_param_constraints = bool(implicit_param_constraints)
+        self.time_unit_s = float(time_unit_s)
 
         n, i = self.state_size, self.input_size
         # Same parameters, order and initialisation as ncps, so a seed gives the same weights.
@@ -175,7 +189,7 @@ class LTCCell(LiquidCell):
             "sens_w_den": sw,
             "leak_num": gleak * self.vleak,
             "leak_den": gleak + self.epsilon,
-            "cm": self._positive(self.cm),
+            "cm": self._positive(self.cm) * self.time_unit_s,
         }
         return prep
 
@@ -271,7 +285,7 @@ class LTCCell(LiquidCell):
     def extra_repr(self) -> str:
         return (
             f"{self.wiring!r}, ode_unfolds={self.ode_unfolds}, "
-            f"implicit_param_constraints={self.implicit_param_constraints}"
+            f"implicit_param_constraints={self.implicit_param_constraints}, time_unit_s={self.time_unit_s}"
         )
 
 

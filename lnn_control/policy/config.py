@@ -117,6 +117,9 @@ class CoreConfig:
     #: ltc: semi-implicit Euler sub-steps per step, and softplus parameter constraints
     ode_unfolds: int = 6
     implicit_param_constraints: bool = True
+    #: ltc: the ODE's unit of time, s (1.0: seconds; the nominal step gives ncps's time
+    #: constants in steps, see :mod:`lnn_control.liquid.ltc`)
+    time_unit_s: float = 1.0
     #: wired cfc: honour the wiring's synapses within a layer (ncps issue 53)
     wiring_recurrence: bool = False
     #: dense cfc: backbone MLP width and depth
@@ -138,6 +141,8 @@ class CoreConfig:
         for key in ("units", "ode_unfolds", "frames", "backbone_units"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"core.{key} must be >= 1, got {getattr(self, key)}")
+        if not self.time_unit_s > 0:
+            raise ConfigError(f"core.time_unit_s must be > 0 s, got {self.time_unit_s}")
 
 
 @dataclass

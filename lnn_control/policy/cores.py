@@ -46,7 +46,8 @@ def make_core(config: CoreConfig, input_size: int, actions: int) -> LiquidCell:
         wiring = (wiring_from_config(config.wiring) if config.wiring is not None
                   else FullyConnected(config.units, actions))
         cell = LTCCell(wiring, input_size, ode_unfolds=config.ode_unfolds,
-                       implicit_param_constraints=config.implicit_param_constraints)
+                       implicit_param_constraints=config.implicit_param_constraints,
+                       time_unit_s=config.time_unit_s)
     elif config.type == "lstm":
         return LSTMCore(input_size, config.units)
     elif config.type == "gru":

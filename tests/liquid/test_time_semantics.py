@@ -54,6 +54,24 @@ def leaky_cell(unfolds):
 
 
 @torch.no_grad()
+@pytest.mark.parametrize("unit", [0.005, 0.25])
+def test_a_time_unit_is_dt_counted_in_that_unit(unit):
+    """An LTC whose unit is ``unit`` seconds, stepped by ``dt`` seconds, is the same LTC with unit 1
+    stepped by ``dt / unit`` (ncps's one unit per step at ``dt = unit``), state and output."""
+    seconds = ltc_cell(6)
+    scaled = LTCCell(AutoNCP(10, 3, seed=0), INPUTS, ode_unfolds=6, implicit_param_constraints=True,
+                     time_unit_s=unit).double()
+    scaled.load_state_dict(seconds.state_dict())
+    x = torch.randn(3, INPUTS, dtype=torch.float64)
+    h = torch.randn(3, 10, dtype=torch.float64) * 0.5
+    dt = torch.tensor([[0.001], [0.005], [0.02]], dtype=torch.float64)
+    y_scaled, h_scaled = scaled(x, h, dt)
+    y_units, h_units = seconds(x, h, dt / unit)
+    torch.testing.assert_close(h_scaled, h_units, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(y_scaled, y_units, rtol=1e-12, atol=1e-12)
+    assert not torch.allclose(h_scaled, seconds(x, h, dt)[1])  # the unit does change the step
+
+
 def test_leaky_integrator_follows_the_discrete_closed_form_exactly():
     """Semi-implicit Euler on cm v' = gl (vl - v) (with ncps's eps in the denominator):
     v_n = v* + (v0 - v*) r^n, r = cm / (cm + h (gl + eps)), v* = gl vl / (gl + eps)."""

@@ -57,6 +57,8 @@ def test_other_cores_train_the_same_way_from_config(core: dict, tmp_path: Path) 
         ({"bc": {"epochs": 3}}, "unknown key 'bc.epochs'"),
         ({"env": {"id": "CartPole-v1"}}, "unknown env 'CartPole-v1'"),
         ({"model_overrides": {"core": {"units": 0}}}, "model: core: core.units must be >= 1, got 0"),
+        ({"model_overrides": {"core": {"type": "ltc", "time_unit_s": 0.0}}},
+         "model: core: core.time_unit_s must be > 0 s, got 0.0"),
         ({"expert": {"gain": 3.0}}, "expert: GeometricController has no option 'gain'; its options are ['position_bandwidth'"),
         ({"model_overrides": {"actions": {"high": [0.6, 6.0, 6.0, 3.0]}}},
          "model actions.high [0.6, 6.0, 6.0, 3.0] differ from lnn_control/QuadHover-v0's action_spec()"),
