@@ -82,6 +82,15 @@ class Probe:
         self.node.destroy_node()
 
 
+def diagnostic_values(array, part: str) -> dict:
+    """The key-value pairs (strings) of the status in the ``DiagnosticArray`` ``array`` whose name
+    ends with ``part`` (``"controller"``, ``"stream imu"``, ...); empty if it has none."""
+    for status in array.status:
+        if status.name.endswith(part):
+            return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
 def wait_for(predicate, timeout: float, what: str) -> None:
     """Poll ``predicate`` until true; fail the test with ``what`` after ``timeout`` seconds."""
     try:

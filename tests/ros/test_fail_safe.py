@@ -38,7 +38,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nav_msgs.msg import Odometry
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from roshelpers import ROOT, Probe, policy_node, wait_for
+from roshelpers import ROOT, Probe, diagnostic_values, policy_node, wait_for
 from sensor_msgs.msg import Image, Imu
 
 COMMAND_PERIOD_S = 0.005  # both models' control.nominal_dt_s: the IMU steps the network at 200 Hz
@@ -261,9 +261,8 @@ def send_goal_until_received(goal, diagnostics: list, timeout: float = 30.0) -> 
     its writer with the reader, and a volatile message published in between is lost (it was, once,
     and the node then waited for the goal for the whole module)."""
     def received() -> bool:
-        return any(status.name.endswith("stream goal")
-                   and int({kv.key: kv.value for kv in status.values}.get("received", 0)) >= 1
-                   for _, array in list(diagnostics) for status in array.status)
+        return any(int(diagnostic_values(array, "stream goal").get("received", 0)) >= 1
+                   for _, array in list(diagnostics))
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -324,10 +323,10 @@ def describe_pause(node: Running, commands: list[tuple[int, tuple]], begin: int,
     for _, array in list(node.diagnostics):
         t = stamp_ns(array)
         if before - int(0.3e9) <= t <= after + int(0.3e9):
-            values = {(status.name.rsplit(": ", 1)[-1], v.key): v.value for status in array.status for v in status.values}
-            reports.append(f"{(t - begin) / 1e9:.3f} s: published {values[('controller', 'commands_published')]}, "
-                           f"imu received {values[('stream imu', 'received')]}, watchdog gap "
-                           f"{values[('controller', 'watchdog_gap_ms_max')]} ms")
+            controller = diagnostic_values(array, "controller")
+            reports.append(f"{(t - begin) / 1e9:.3f} s: published {controller['commands_published']}, "
+                           f"imu received {diagnostic_values(array, 'stream imu')['received']}, watchdog gap "
+                           f"{controller['watchdog_gap_ms_max']} ms")
     arrived = sum(before <= t <= after for t in stamps)
     return (f"from {(before - begin) / 1e9:.3f} s to {(after - begin) / 1e9:.3f} s after the fault began "
             f"(it lasted {(end - begin) / 1e9:.3f} s), a {kind[was == node.model.safe]} command before, "

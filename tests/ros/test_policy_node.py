@@ -9,7 +9,7 @@ from geometry_msgs.msg import TwistStamped
 from lifecycle_msgs.msg import Transition
 from lifecycle_msgs.srv import ChangeState, GetState
 from rclpy.qos import qos_profile_sensor_data
-from roshelpers import ROOT, policy_node, wait_for
+from roshelpers import ROOT, diagnostic_values, policy_node, wait_for
 from sensor_msgs.msg import Imu
 
 from lnn_control.policy.gravity_check import GRAVITY_CHECK_MESSAGES
@@ -162,22 +162,15 @@ def test_diagnostics_report_streams_and_inference(imu_node, probe, engine):
     # read is the first to count them: 0.2 s after the IMU stops the watchdog trips and
     # reports at once, over a period without inference
     def counted(array) -> bool:
-        return int(_values(array, "stream imu").get("received", 0)) >= 140
+        return int(diagnostic_values(array, "stream imu").get("received", 0)) >= 140
 
     wait_for(lambda: any(counted(array) for _, array in diagnostics), 10, "diagnostics counting the IMU messages")
     latest = next(array for _, array in diagnostics if counted(array))
-    controller, imu = _values(latest, "controller"), _values(latest, "stream imu")
+    controller, imu = diagnostic_values(latest, "controller"), diagnostic_values(latest, "stream imu")
     assert controller["state"] == "active" and controller["engine"] == engine
     assert int(controller["commands_published"]) >= int(imu["received"])
     assert float(controller["inference_us_max"]) > 0
     assert imu["topic"] == "/imu/data" and imu["accepted_by_runtime"] == imu["received"]
-
-
-def _values(array, part):
-    for status in array.status:
-        if status.name.endswith(part):
-            return {kv.key: kv.value for kv in status.values}
-    return {}
 
 
 def test_bad_parameters_fail_configure_and_the_node_stays_up(imu_node, probe, tmp_path):
@@ -216,7 +209,7 @@ def test_an_imu_in_g_is_reported_unless_scaled(imu_node, probe, scale):
     def valid_messages() -> int:
         """IMU messages the node took as valid: the check decides on the first 50 of them. A
         loaded machine may lose some or deliver them too late, so the test counts what arrived."""
-        imu = _values(diagnostics[-1][1], "stream imu") if diagnostics else {}
+        imu = diagnostic_values(diagnostics[-1][1], "stream imu") if diagnostics else {}
         return int(imu.get("received", 0)) - int(imu.get("rejected", 0))
 
     deadline = time.monotonic() + 20
