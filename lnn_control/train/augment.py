@@ -16,8 +16,8 @@ so every step that holds a frame sees the same augmented frame. In order:
    per frame and channel, then the contrast about the frame's mean grey level times ``k``
    uniform in ``[1 - contrast, 1 + contrast]`` (:func:`jitter_colour`);
 3. **noise**: Gaussian, ``noise_std`` grey levels, per pixel and channel: each frame adds one of
-   :data:`NOISE_FRAMES` noise frames drawn for the batch, picked at random (drawing a noise frame
-   for each of a camera batch's ~500 frames took longer than everything else here together);
+   :data:`NOISE_FRAMES` noise frames drawn for the batch, picked at random (drawing one for each of
+   a camera batch's ~500 frames was the largest part of the augmentation's time, about a third);
 4. rounded and clipped to ``[0, 255]``, uint8 again.
 
 Draws come from a generator seeded by ``(seed, phase, epoch, chunk)``: a run and its resumed
