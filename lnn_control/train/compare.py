@@ -114,7 +114,8 @@ def _trainable(trial: dict[str, Any], plans: dict[str, dict[str, Any]]) -> None:
     tune.report(run_trial(plans[trial["trial"]]))
 
 
-def _run_trials(plans: dict[str, dict[str, Any]], out: Path, address: Optional[str], quiet: bool) -> None:
+def _run_trials(plans: dict[str, dict[str, Any]], out: Path, address: Optional[str], quiet: bool,
+                cpus_per_trial: Optional[int]) -> None:
     """Run the unfinished ``plans`` as Ray Tune trials (none: Ray is not started)."""
     from lnn_control.train.pipeline import RunFolder
     from lnn_control.train.trials import RETRIES, check_results, ray_session, trial_resources
@@ -122,11 +123,12 @@ def _run_trials(plans: dict[str, dict[str, Any]], out: Path, address: Optional[s
     todo = {key: plan for key, plan in plans.items() if not RunFolder(Path(plan["folder"])).evaluation.is_file()}
     if not todo:
         return
+    resources = {key: trial_resources(plan["config"], cpus_per_trial, address) for key, plan in todo.items()}
     with ray_session(address):
         from ray import tune
 
         trainable = tune.with_resources(tune.with_parameters(_trainable, plans=todo),
-                                        lambda trial: trial_resources(todo[trial["trial"]]["config"]))
+                                        lambda trial: resources[trial["trial"]])
         tuner = tune.Tuner(trainable, param_space={"trial": tune.grid_search(list(todo))},
                            run_config=tune.RunConfig(
                                storage_path=str(out.resolve() / "ray"), name="compare", verbose=0 if quiet else 1,
@@ -135,19 +137,20 @@ def _run_trials(plans: dict[str, dict[str, Any]], out: Path, address: Optional[s
 
 
 def run_comparison(config: CompareConfig, out: Path, address: Optional[str] = None,
-                   quiet: bool = False) -> dict[str, Any]:
+                   quiet: bool = False, cpus_per_trial: Optional[int] = None) -> dict[str, Any]:
     """Train (or resume, or re-read) every (entry, seed) into ``out/<entry>/seed<S>`` as Ray Tune
     trials, then write the comparison; returns it.
 
     :param address: a running Ray cluster's head (``HOST:PORT``); None: Ray starts here.
     :param quiet: no progress from Tune.
+    :param cpus_per_trial: CPUs Ray reserves for each trial (None: its config's workers).
     """
     from lnn_control.policy import load_checkpoint
     from lnn_control.train.config import load_train_config
     from lnn_control.train.trials import attempts
 
     plans = _plans(config, out)
-    _run_trials(plans, out, address, quiet)
+    _run_trials(plans, out, address, quiet, cpus_per_trial)
     rows: dict[str, Any] = {}
     for name, overrides in config.cores.items():
         runs = {}
@@ -358,6 +361,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    document = run_comparison(load_compare_config(args.config), Path(args.out), args.address, args.quiet)
+    document = run_comparison(load_compare_config(args.config), Path(args.out), args.address, args.quiet,
+                              args.cpus_per_trial)
     print(_markdown(document))
     return 0

@@ -152,18 +152,21 @@ def _trainable(values: dict[str, Any], config: SweepConfig, out: Path) -> None:
     tune.report(run_trial({"config": train.resolved(), "folder": str(folder)}))
 
 
-def run_sweep(config: SweepConfig, out: Path, address: str | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Run (or continue) the sweep into ``out``; writes and returns its trials, best first."""
+def run_sweep(config: SweepConfig, out: Path, address: str | None = None, quiet: bool = False,
+              cpus_per_trial: int | None = None) -> dict[str, Any]:
+    """Run (or continue) the sweep into ``out``; writes and returns its trials, best first.
+    ``cpus_per_trial``: CPUs Ray reserves for each trial (None: the training config's workers)."""
     from lnn_control.train.trials import RETRIES, check_results, ray_session, trial_resources
 
     out = out.resolve()
     storage, name = out / "ray", "sweep"
+    resources = trial_resources(trial_config(config, {k: _example(d) for k, d in config.space.items()}).resolved(),
+                                cpus_per_trial, address)
     with ray_session(address):
         from ray import tune
         from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
 
-        resources = trial_resources(trial_config(config, {k: _example(d) for k, d in config.space.items()}).resolved())
         trainable = tune.with_resources(tune.with_parameters(_trainable, config=config, out=out), resources)
         if tune.Tuner.can_restore(storage / name):
             tuner = tune.Tuner.restore(str(storage / name), trainable, resume_errored=True)
@@ -226,6 +229,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    document = run_sweep(load_sweep_config(args.config), Path(args.out), args.address, args.quiet)
+    document = run_sweep(load_sweep_config(args.config), Path(args.out), args.address, args.quiet,
+                         args.cpus_per_trial)
     print(_markdown(document))
     return 0

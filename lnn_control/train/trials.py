@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Optional
 
-from lnn_control.errors import LnnControlError
+from lnn_control.errors import ConfigError, LnnControlError
 
 __all__ = ["LOOPBACK", "RETRIES", "TrialFailed", "TrialPlan", "add_ray_arguments", "attempts", "check_results",
            "ray_session", "run_trial", "trial_resources"]
@@ -77,10 +77,14 @@ def ray_session(address: Optional[str] = None) -> Iterator[None]:
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of a command whose training runs are Ray Tune trials: ``--address``,
-    ``--quiet``."""
+    ``--cpus-per-trial``, ``--quiet``."""
     parser.add_argument("--address", default=None,
                         help="HOST:PORT of a running Ray cluster's head (default: start Ray here, on this "
                              "machine's cores); --out must then be reachable from every node")
+    parser.add_argument("--cpus-per-trial", type=_positive_int, default=None, metavar="N",
+                        help="CPUs Ray reserves for each trial (default: its training config's episode "
+                             "workers). The results do not depend on it; with 1, a two-core machine trains "
+                             "two trials at once, whose episode workers then share the cores")
     parser.add_argument("--quiet", action="store_true", help="no progress table")
 
 
@@ -91,10 +95,27 @@ def _is_loopback(host: str) -> bool:
         return host == "localhost"
 
 
-def trial_resources(config: dict[str, Any]) -> dict[str, float]:
-    """The CPUs a trial of the resolved training ``config`` asks Ray for: its episode workers
-    (at least one)."""
-    return {"cpu": max(1, int(config.get("workers", 0)))}
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of CPUs >= 1")
+    return int(text)
+
+
+def trial_resources(config: dict[str, Any], cpus: Optional[int] = None,
+                    address: Optional[str] = None) -> dict[str, float]:
+    """The CPUs a trial of the resolved training ``config`` asks Ray for: ``cpus``
+    (``--cpus-per-trial``), else its episode workers (at least one).
+
+    :raises ConfigError: Ray starts here (no ``address``) and this machine has fewer CPUs, so
+        the trial would wait for ever.
+    """
+    asked = cpus or max(1, int(config.get("workers", 0)))
+    available = os.cpu_count() or 1
+    if address is None and asked > available:
+        raise ConfigError(f"a trial asks for {asked} CPUs and this machine has {available}; pass "
+                          f"--cpus-per-trial {available} (its episode workers then share them)")
+    return {"cpu": asked}
 
 
 def run_trial(plan: TrialPlan) -> dict[str, Any]:

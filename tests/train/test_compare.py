@@ -17,7 +17,7 @@ from lnn_control.policy import LiquidPolicy, load_checkpoint
 from lnn_control.train.compare import load_compare_config, seed_interval
 from lnn_control.train.config import load_train_config
 
-SHIPPED = ROOT / "config" / "compare" / "quad_hover.yaml"
+SHIPPED = [ROOT / "config" / "compare" / name for name in ("quad_hover.yaml", "quad_hover_teacher.yaml")]
 
 
 def _policy(config_path: Path, overrides: dict) -> LiquidPolicy:
@@ -26,8 +26,9 @@ def _policy(config_path: Path, overrides: dict) -> LiquidPolicy:
     return LiquidPolicy(train.policy_config(base))
 
 
-def test_shipped_baselines_match_the_liquid_policy_in_size() -> None:
-    compare = load_compare_config(SHIPPED)
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_baselines_match_the_liquid_policy_in_size(path: Path) -> None:
+    compare = load_compare_config(path)
     counts = {name: sum(p.numel() for p in _policy(compare.train, o).parameters())
               for name, o in compare.cores.items()}
     assert set(counts) == {"cfc_ncp", "ltc_ncp", "lstm", "gru", "mlp"}
@@ -44,7 +45,7 @@ def test_compare_trains_each_core_and_seed_on_ray_and_tables_them(tmp_path: Path
     cores = {"cfc_ncp": {}, "gru": {"core": {"type": "gru", "wiring": None, "units": 8}}}
     config.write_text(yaml.safe_dump({"train": train.name, "seeds": [0, 1], "cores": cores}))
     out = tmp_path / "out"
-    assert main(["compare", "--config", str(config), "--out", str(out), "--quiet"]) == 0
+    assert main(["compare", "--config", str(config), "--out", str(out), "--quiet", "--cpus-per-trial", "1"]) == 0
     document = json.loads((out / "comparison.json").read_text())
     assert list(document["cores"]) == ["cfc_ncp", "gru"] and document["seeds"]["network"] == [0, 1]
     weights = {}
@@ -105,6 +106,25 @@ def test_bad_comparison_configs_say_what_to_fix(data: dict, message: str, tmp_pa
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ConfigError, match=message):
         load_compare_config(path)
+
+
+def test_cpus_per_trial_replaces_the_workers_and_must_fit_a_local_ray(capsys: pytest.CaptureFixture) -> None:
+    """A trial asks Ray for ``--cpus-per-trial`` CPUs, else its episode workers; more than this
+    machine has would wait for ever on the local Ray, so it is refused with the fix."""
+    import os
+
+    from lnn_control.train.trials import trial_resources
+
+    assert trial_resources({"workers": 2}) == {"cpu": 2}
+    assert trial_resources({"workers": 0}) == {"cpu": 1}
+    assert trial_resources({"workers": 2}, cpus=1) == {"cpu": 1}
+    too_many = os.cpu_count() + 1
+    with pytest.raises(ConfigError, match=f"asks for {too_many} CPUs .* --cpus-per-trial {os.cpu_count()}"):
+        trial_resources({"workers": 1}, cpus=too_many)
+    assert trial_resources({"workers": 1}, cpus=too_many, address="127.0.0.1:6379") == {"cpu": too_many}
+    with pytest.raises(SystemExit):
+        main(["compare", "--config", "c.yaml", "--out", "o", "--cpus-per-trial", "0"])
+    assert "'0' is not a whole number of CPUs >= 1" in capsys.readouterr().err
 
 
 def test_the_plot_takes_perfect_and_zero_success(tmp_path: Path) -> None:
