@@ -1,18 +1,22 @@
 """A policy's configuration: its input streams, its core, its actions and how it is stepped.
 
-Loaded from YAML (``config/models/*.yaml``) with :func:`lnn_control.config.load_config`; every
-value is checked on load and errors name the key (``streams[1].height must be ...``).
+Loaded from YAML (``config/models/*.yaml``) with :func:`lnn_control.config.load_config`, or
+through :func:`model_data` where a model file may start from another (``base:``); every value is
+checked on load and errors name the key (``streams[1].height must be ...``).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Optional
 
+from lnn_control.config import merge, read_yaml
 from lnn_control.errors import ConfigError
 
-__all__ = ["ActionSpec", "ControlConfig", "CoreConfig", "PolicyConfig", "StreamSpec"]
+__all__ = ["ActionSpec", "ControlConfig", "CoreConfig", "PolicyConfig", "StreamSpec", "model_data"]
 
 StreamKind = Literal["imu", "attitude", "image", "joint_state", "odometry", "vector"]
 Encoding = Literal["rgb8", "bgr8", "mono8"]
@@ -282,3 +286,38 @@ class PolicyConfig:
     def aged_streams(self) -> list[str]:
         """Streams whose age is a network input: all but the stepping one, in declared order."""
         return [s.name for s in self.streams if s.name != self.control.stream]
+
+
+def model_data(model: str | dict[str, Any], overrides: dict[str, Any],
+               folder: Optional[Path] = None) -> dict[str, Any]:
+    """A model config as plain data: ``model`` is a model YAML path (relative to ``folder`` where
+    the file is there) or a mapping inline; ``overrides`` are merged in (mappings key by key,
+    other values, lists included, replace).
+
+    A model file may start from another: ``base: OTHER.yaml`` (relative to the file) gives every
+    key the file does not set, merged the same way, e.g. a policy of the same core and actions
+    that reads its streams differently.
+    """
+    if isinstance(model, dict):
+        return merge(copy.deepcopy(model), overrides)
+    path = Path(model)
+    if not path.is_absolute() and folder is not None and (folder / path).exists():
+        path = folder / path
+    return merge(_model_file(path, ()), overrides)
+
+
+def _model_file(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    """A model file's data with its ``base`` chain merged; ``seen``: the files that lead here."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"model: {path} must hold a mapping (a model config)")
+    if "base" not in data:
+        return data
+    base = data.pop("base")
+    if not isinstance(base, str):
+        raise ConfigError(f"model: {path}: base must be the path of another model YAML, relative to this file")
+    parent = path.parent / base
+    if parent.resolve() in seen + (path.resolve(),):
+        raise ConfigError(f"model: {path}: base {base!r} leads back to a file of its own chain; "
+                          f"point it at a model file that does not name this one")
+    return merge(_model_file(parent, seen + (path.resolve(),)), data)

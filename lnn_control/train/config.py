@@ -15,15 +15,14 @@ The defaults keep training seeds (>= 100000) apart from the evaluation seeds (0 
 
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from lnn_control.config import config_from_dict, config_to_dict, merge, read_yaml
+from lnn_control.config import config_from_dict, config_to_dict, read_yaml
 from lnn_control.errors import ConfigError
-from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.config import PolicyConfig, model_data
 
 __all__ = [
     "AugmentationConfig",
@@ -287,17 +286,8 @@ class TrainConfig:
         return policy
 
     def model_data(self, base: Optional[Path] = None) -> dict[str, Any]:
-        """The model config as plain data, overrides merged."""
-        if isinstance(self.model, str):
-            path = Path(self.model)
-            if not path.is_absolute() and base is not None and (base / path).exists():
-                path = base / path
-            data = read_yaml(path)
-            if not isinstance(data, dict):
-                raise ConfigError(f"model: {path} must hold a mapping (a model config)")
-        else:
-            data = copy.deepcopy(self.model)
-        return merge(data, self.model_overrides)
+        """The model config as plain data, overrides merged (:func:`~lnn_control.policy.config.model_data`)."""
+        return model_data(self.model, self.model_overrides, base)
 
     def resolved(self, base: Optional[Path] = None) -> dict[str, Any]:
         """Plain data of this config with the model inlined (what a run folder stores)."""

@@ -9,12 +9,39 @@ from policies import MODELS
 from lnn_control.config import config_from_dict, config_to_dict, load_config
 from lnn_control.errors import ConfigError
 from lnn_control.policy import PolicyConfig
+from lnn_control.policy.config import model_data
 
 
 @pytest.mark.parametrize("path", sorted(MODELS.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_model_config_loads_and_round_trips(path):
-    config = load_config(PolicyConfig, path)
+    config = config_from_dict(PolicyConfig, model_data(str(path), {}))
     assert config_from_dict(PolicyConfig, config_to_dict(config)) == config
+
+
+def test_a_model_file_starts_from_its_base_and_replaces_what_it_sets(tmp_path):
+    """``base:`` gives every key the file does not set; its own mappings merge key by key, its
+    lists replace; overrides come last."""
+    (tmp_path / "parent.yaml").write_text((MODELS / "quad_hover_cfc.yaml").read_text())
+    streams = [{"name": "imu", "kind": "imu", "features": 8}, {"name": "goal", "kind": "vector", "size": 3}]
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump({"base": "parent.yaml", "streams": streams,
+                                                         "core": {"type": "ltc"}}))
+    parent = yaml.safe_load((MODELS / "quad_hover_cfc.yaml").read_text())
+    data = model_data("child.yaml", {"core": {"ode_unfolds": 2}}, tmp_path)
+    assert data["streams"] == streams and data["actions"] == parent["actions"]
+    assert data["control"] == parent["control"]
+    assert data["core"] == {**parent["core"], "type": "ltc", "ode_unfolds": 2}
+    assert load_config(PolicyConfig, tmp_path / "parent.yaml") == config_from_dict(
+        PolicyConfig, model_data(str(tmp_path / "parent.yaml"), {}))
+
+
+def test_a_base_chain_that_loops_is_refused_with_the_fix(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: ./a.yaml\n")
+    with pytest.raises(ConfigError, match="base './a.yaml' leads back to a file of its own chain"):
+        model_data(str(tmp_path / "a.yaml"), {})
+    (tmp_path / "c.yaml").write_text("base: [a.yaml]\n")
+    with pytest.raises(ConfigError, match="base must be the path of another model YAML"):
+        model_data(str(tmp_path / "c.yaml"), {})
 
 
 def base():
@@ -85,8 +112,8 @@ def test_the_safe_command_is_required_and_the_error_says_what_to_give(change, sa
 
 def test_every_shipped_model_has_a_safe_command_inside_its_limits():
     for path in sorted(MODELS.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text())
-        actions = load_config(PolicyConfig, path).actions
+        raw = model_data(str(path), {})
+        actions = config_from_dict(PolicyConfig, raw).actions
         assert actions.safe_command == [float(v) for v in raw["actions"]["safe"]], path.name
         assert all(lo <= v <= hi for lo, v, hi in zip(actions.low, actions.safe_command, actions.high))
 

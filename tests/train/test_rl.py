@@ -20,6 +20,7 @@ from lnn_control.cli import main
 from lnn_control.config import config_from_dict, merge, read_yaml
 from lnn_control.errors import ConfigError
 from lnn_control.policy import PolicyConfig, load_checkpoint, save_checkpoint
+from lnn_control.policy.config import model_data
 from lnn_control.policy.runtime import PolicyRuntime
 from lnn_control.sim.events import feed
 from lnn_control.train.rl.config import load_rl_config
@@ -36,16 +37,11 @@ BASELINES = {"lstm": {"type": "lstm", "wiring": None, "units": 20},
              "mlp": {"type": "mlp", "wiring": None, "units": 24, "frames": 4}}
 
 
-#: config/rl/quad_hover_scratch.yaml's streams: the odometry and goal read in the body frame
-BODY_STREAMS = read_yaml(RL_CONFIGS / "quad_hover_scratch.yaml")["model_overrides"]["streams"]
-
-
 def _hover_config(core: str = "cfc", body: bool = False) -> PolicyConfig:
-    data = read_yaml(MODELS / "quad_hover_cfc.yaml")
-    data["core"] = merge(data["core"], BASELINES.get(core, {"type": core}))
-    if body:
-        data["streams"] = BODY_STREAMS
-    return config_from_dict(PolicyConfig, data)
+    """QuadHover's policy with ``core``; ``body``: its odometry and goal read in the body frame,
+    as config/rl/quad_hover_scratch.yaml reads them."""
+    model = "quad_hover_body_cfc.yaml" if body else "quad_hover_cfc.yaml"
+    return config_from_dict(PolicyConfig, model_data(str(MODELS / model), {"core": BASELINES.get(core, {"type": core})}))
 
 
 def _rl_policy(config: PolicyConfig, env: NetworkStepsEnv, use_sde: bool = False) -> LiquidActorCriticPolicy:

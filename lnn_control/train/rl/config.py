@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from lnn_control.config import config_from_dict, config_to_dict, merge, read_yaml
+from lnn_control.config import config_from_dict, config_to_dict, read_yaml
 from lnn_control.errors import ConfigError, LnnControlError
 from lnn_control.policy.checkpoint import read_checkpoint_config
-from lnn_control.policy.config import PolicyConfig
+from lnn_control.policy.config import PolicyConfig, model_data
 from lnn_control.train.config import EnvConfig, EvaluationConfig, _at_least
 
 __all__ = ["BATCHED_ENV", "PPOConfig", "RLConfig", "load_rl_config"]
@@ -161,14 +161,8 @@ class RLConfig:
         if self.init is not None:
             document, _ = read_checkpoint_config(self.init)
             return config_from_dict(PolicyConfig, document["config"], "config")
-        data = self.model
-        if isinstance(data, str):
-            path = Path(data)
-            if not path.is_absolute() and base is not None and (base / path).exists():
-                path = base / path
-            data = read_yaml(path)
         try:
-            return config_from_dict(PolicyConfig, merge(data, self.model_overrides))
+            return config_from_dict(PolicyConfig, model_data(self.model, self.model_overrides, base))
         except ConfigError as error:
             raise ConfigError(f"model: {error}") from None
 
