@@ -84,7 +84,8 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cpus-per-trial", type=_positive_int, default=None, metavar="N",
                         help="CPUs Ray reserves for each trial (default: its training config's episode "
                              "workers). The results do not depend on it; with 1, a two-core machine trains "
-                             "two trials at once, whose episode workers then share the cores")
+                             "two trials at once, whose episode workers then share the cores (not faster "
+                             "for one-thread runs: docs/training.md)")
     parser.add_argument("--quiet", action="store_true", help="no progress table")
 
 
