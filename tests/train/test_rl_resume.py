@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -64,9 +65,14 @@ def test_a_killed_run_resumes_from_its_checkpoint(tmp_path: Path, capsys: pytest
     assert "holds no RL run" in capsys.readouterr().err
 
 
-def test_a_resume_point_restores_weights_optimizer_and_normaliser(tmp_path: Path) -> None:
-    """Save after two updates, load into a fresh model: every tensor and counter is the same."""
+def test_a_resume_point_restores_weights_optimizer_and_normaliser(tmp_path: Path, monkeypatch) -> None:
+    """Save after two updates, load into a fresh model: every tensor and counter is the same.
+    Learning and collecting with no tensorboard folder leave nothing in the temporary directory."""
     from stable_baselines3.common.vec_env import VecNormalize
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
 
     config = config_from_dict(RLConfig, {**read_yaml(_config(tmp_path)), "total_steps": ENVS * STEPS * 2})
     policy_config = config.policy_config()
@@ -97,3 +103,5 @@ def test_a_resume_point_restores_weights_optimizer_and_normaliser(tmp_path: Path
     normaliser, reference = fresh.get_env(), trained.get_env()
     assert normaliser.ret_rms.count == reference.ret_rms.count > 1
     assert normaliser.ret_rms.var == reference.ret_rms.var and normaliser.ret_rms.mean == reference.ret_rms.mean
+    fresh.collect_outside_learn()
+    assert not list(scratch.glob("SB3-*"))  # SB3's default "no logging" makes an empty SB3-<date> folder

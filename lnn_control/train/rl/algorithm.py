@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from sb3_contrib import RecurrentPPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 
 from lnn_control.train.rl.buffer import EnvSequenceBuffer
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from lnn_control.policy.config import PolicyConfig
     from lnn_control.train.rl.config import PPOConfig
 
-__all__ = ["LiquidPPO", "make_ppo"]
+__all__ = ["LiquidPPO", "make_ppo", "silent_logger"]
 
 
 class LiquidPPO(RecurrentPPO):
@@ -50,10 +51,9 @@ class LiquidPPO(RecurrentPPO):
         the benchmark and tests do: resets the envs, sets a logger that writes nothing; returns
         the (do-nothing) callback ``collect_rollouts`` takes."""
         from stable_baselines3.common.callbacks import CallbackList
-        from stable_baselines3.common.utils import configure_logger
 
+        self.set_logger(silent_logger())
         self._setup_learn(10**9, None)
-        self.set_logger(configure_logger(0, None, "", False))
         callback = CallbackList([])
         callback.init_callback(self)
         return callback
@@ -88,10 +88,13 @@ class LiquidPPO(RecurrentPPO):
 def make_ppo(ppo: PPOConfig, venv: VecEnv, policy_config: PolicyConfig, seed: int,
              tensorboard_log: Optional[str] = None) -> LiquidPPO:
     """The :class:`LiquidPPO` of an RL config's ``ppo`` section over ``venv`` (a privileged
-    critic reads the columns a :class:`~lnn_control.train.rl.collection.BatchedStepsVecEnv` appends)."""
+    critic reads the columns a :class:`~lnn_control.train.rl.collection.BatchedStepsVecEnv` appends).
+
+    :param tensorboard_log: the folder ``learn`` writes its TensorBoard logs to (None: it logs nothing).
+    """
     from lnn_control.train.rl.policy import LiquidActorCriticPolicy
 
-    return LiquidPPO(
+    model = LiquidPPO(
         LiquidActorCriticPolicy, venv, learning_rate=ppo.critic_learning_rate, n_steps=ppo.n_steps,
         batch_size=ppo.batch_size, n_epochs=ppo.n_epochs, gamma=ppo.gamma, gae_lambda=ppo.gae_lambda,
         clip_range=ppo.clip_range, ent_coef=ppo.ent_coef, vf_coef=ppo.vf_coef,
@@ -102,3 +105,12 @@ def make_ppo(ppo: PPOConfig, venv: VecEnv, policy_config: PolicyConfig, seed: in
                        "log_std_init": ppo.log_std_init, "critic_units": tuple(ppo.critic_units),
                        "privileged": getattr(venv.unwrapped, "privileged_size", 0)},
     )
+    if tensorboard_log is None:
+        model.set_logger(silent_logger())
+    return model
+
+
+def silent_logger() -> Logger:
+    """A logger that writes nothing anywhere. (SB3's own default for "no logging" still creates an
+    empty ``SB3-<date>`` folder in the system's temporary directory on every ``learn``.)"""
+    return Logger(folder=None, output_formats=[])
