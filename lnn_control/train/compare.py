@@ -21,7 +21,8 @@ command is run again; finished runs are only re-read. Then ``DIR/comparison.md``
 seeds with its 95% interval (Student's t over the seeds' rates; with one seed, Wilson's interval
 of its episodes; never narrower than Wilson's over all the seeds' episodes pooled), each seed's
 rate, the parameter counts and the training time; where two or more
-entries share a core type, ``comparison_size.png`` plots nominal success against parameter count.
+entries share a core type (several sizes of it), ``comparison_size.png`` plots the success in each
+scenario against the parameter count.
 """
 
 from __future__ import annotations
@@ -271,8 +272,8 @@ def _markdown(document: dict[str, Any]) -> str:
     if kept:
         lines += ["", "Share of nominal success kept under `timing_ood`: " + ", ".join(kept) + "."]
     lines += ["", "![success per scenario](comparison.png)", ""]
-    if _size_series(document):
-        lines += ["![nominal success against parameter count](comparison_size.png)", ""]
+    if any(_size_series(document, scenario) for scenario in scenarios):
+        lines += ["![success against parameter count](comparison_size.png)", ""]
     return "\n".join(lines)
 
 
@@ -307,20 +308,22 @@ def _plot(document: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def _size_series(document: dict[str, Any]) -> dict[str, list[tuple[int, Any]]]:
-    """Entries by core type, for each type with two or more (sizes): ``(parameters, nominal)``."""
+def _size_series(document: dict[str, Any], scenario: str) -> dict[str, list[tuple[int, Any]]]:
+    """Entries by core type, for each type with two or more (sizes): ``(parameters, result in
+    scenario)``, fewest parameters first."""
     series: dict[str, list[tuple[int, Any]]] = {}
     for row in document["cores"].values():
-        if "nominal" in row["scenarios"]:
-            series.setdefault(row["core"], []).append((row["parameters"], row["scenarios"]["nominal"]))
+        if scenario in row["scenarios"]:
+            series.setdefault(row["core"], []).append((row["parameters"], row["scenarios"][scenario]))
     return {core: sorted(points, key=lambda p: p[0]) for core, points in series.items() if len(points) > 1}
 
 
 def _plot_size(document: dict[str, Any], path: Path) -> None:
-    """Nominal success against parameter count, a line per core type with several sizes (none:
-    no plot)."""
-    series = _size_series(document)
-    if not series:
+    """Success against parameter count, a panel per scenario and a line per core type with several
+    sizes (none: no plot)."""
+    panels = [(s, _size_series(document, s)) for s in _scenarios(document)]
+    panels = [(scenario, series) for scenario, series in panels if series]
+    if not panels:
         return
     import matplotlib
 
@@ -328,19 +331,21 @@ def _plot_size(document: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for core, points in series.items():
-        counts = np.array([p for p, _ in points])
-        rate = np.array([r["success_rate"] for _, r in points]) * 100
-        bounds = np.array([r["ci95"] for _, r in points]).T * 100
-        ax.errorbar(counts, rate, yerr=np.maximum([rate - bounds[0], bounds[1] - rate], 0), marker="o",
-                    capsize=3, label=core)
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters")
-    ax.set_ylabel("nominal success, % (95% CI)")
-    ax.set_ylim(0, 105)
-    ax.set_title(f"{document['env']}: success against size")
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(1, len(panels), figsize=(0.6 + 3.4 * len(panels), 3.6), squeeze=False)
+    for ax, (scenario, series) in zip(axes[0], panels):
+        for core, points in series.items():
+            counts = np.array([p for p, _ in points])
+            rate = np.array([r["success_rate"] for _, r in points]) * 100
+            bounds = np.array([r["ci95"] for _, r in points]).T * 100
+            ax.errorbar(counts, rate, yerr=np.maximum([rate - bounds[0], bounds[1] - rate], 0), marker="o",
+                        capsize=3, label=core)
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters")
+        ax.set_ylim(0, 105)
+        ax.set_title(scenario, fontsize=9)
+    axes[0][0].set_ylabel("success, % (95% CI)")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"{document['env']}: success against size", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -29,14 +29,46 @@ def _policy(config_path: Path, overrides: dict) -> LiquidPolicy:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_baselines_match_the_liquid_policy_in_size(path: Path) -> None:
+    """Entries are named ``<core>`` or ``<core>_<size>``; in each size the baselines have the
+    CfC/NCP's parameter count within 2%, and the sizes differ from each other."""
     compare = load_compare_config(path)
     counts = {name: sum(p.numel() for p in _policy(compare.train, o).parameters())
               for name, o in compare.cores.items()}
-    assert {"cfc_ncp", "lstm"} <= set(counts) <= {"cfc_ncp", "ltc_ncp", "lstm", "gru", "mlp"}
-    for name in set(counts) & {"lstm", "gru", "mlp"}:
-        assert abs(counts[name] - counts["cfc_ncp"]) <= 0.02 * counts["cfc_ncp"], counts
+    sizes: dict[str, dict[str, int]] = {}
+    for name, count in counts.items():
+        core = next(c for c in ("cfc_ncp", "ltc_ncp", "lstm", "gru", "mlp") if name == c or name.startswith(c + "_"))
+        sizes.setdefault(name[len(core) + 1:], {})[core] = count
+    assert {"cfc_ncp", "lstm"} <= set(sizes[""]), counts
+    for group in sizes.values():
+        for core in set(group) & {"lstm", "gru", "mlp"}:
+            assert abs(group[core] - group["cfc_ncp"]) <= 0.02 * group["cfc_ncp"], counts
+    liquid = sorted(group["cfc_ncp"] for group in sizes.values())
+    assert all(small * 1.5 < large for small, large in zip(liquid, liquid[1:])), counts
     if "ltc_ncp" in counts:  # the LTC keeps the CfC's NCP wiring (its parameters are per synapse)
         assert _policy(compare.train, compare.cores["ltc_ncp"]).config.core.wiring is not None
+
+
+def test_the_size_plot_has_a_panel_per_scenario_and_a_line_per_core_with_sizes(tmp_path: Path) -> None:
+    from lnn_control.train.compare import _markdown, _plot_size, _size_series
+    from lnn_control.train.evaluation import wilson_interval
+
+    def row(core: str, parameters: int, nominal: int, physics: int) -> dict:
+        return {"core": core, "parameters": parameters, "core_parameters": parameters, "training_time_s": 60.0,
+                "scenarios": {name: {"success_rate": k / 100, "ci95": wilson_interval(k, 100), "per_seed": [k / 100]}
+                              for name, k in (("nominal", nominal), ("physics_ood", physics))}}
+
+    document = {"env": "test", "train_config": "t.yaml", "cores": {"cfc_ncp": row("cfc", 7800, 100, 95), "cfc_ncp_small": row("cfc", 3300, 99, 80),
+                                         "lstm": row("lstm", 7700, 100, 96), "gru": row("gru", 7700, 100, 98)},
+                "seeds": {"network": [0], "demonstrations": [1, 2], "dagger": "3 + 1000 r + i", "evaluation": [0, 99]}}
+    series = _size_series(document, "physics_ood")
+    assert list(series) == ["cfc"]  # one LSTM and one GRU size: no line
+    assert [(n, r["success_rate"]) for n, r in series["cfc"]] == [(3300, 0.80), (7800, 0.95)]
+    _plot_size(document, tmp_path / "size.png")
+    assert (tmp_path / "size.png").stat().st_size > 0
+    assert "comparison_size.png" in _markdown(document)
+    del document["cores"]["cfc_ncp_small"]
+    _plot_size(document, tmp_path / "none.png")
+    assert not (tmp_path / "none.png").exists() and "comparison_size.png" not in _markdown(document)
 
 
 def test_compare_trains_each_core_and_seed_on_ray_and_tables_them(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
