@@ -272,7 +272,7 @@ def _markdown(document: dict[str, Any]) -> str:
     if kept:
         lines += ["", "Share of nominal success kept under `timing_ood`: " + ", ".join(kept) + "."]
     lines += ["", "![success per scenario](comparison.png)", ""]
-    if any(_size_series(document, scenario) for scenario in scenarios):
+    if _size_panels(document):
         lines += ["![success against parameter count](comparison_size.png)", ""]
     return "\n".join(lines)
 
@@ -318,11 +318,16 @@ def _size_series(document: dict[str, Any], scenario: str) -> dict[str, list[tupl
     return {core: sorted(points, key=lambda p: p[0]) for core, points in series.items() if len(points) > 1}
 
 
+def _size_panels(document: dict[str, Any]) -> list[tuple[str, dict[str, list[tuple[int, Any]]]]]:
+    """``(scenario, its size series)`` for every scenario where some core type has several sizes."""
+    panels = [(scenario, _size_series(document, scenario)) for scenario in _scenarios(document)]
+    return [(scenario, series) for scenario, series in panels if series]
+
+
 def _plot_size(document: dict[str, Any], path: Path) -> None:
     """Success against parameter count, a panel per scenario and a line per core type with several
     sizes (none: no plot)."""
-    panels = [(s, _size_series(document, s)) for s in _scenarios(document)]
-    panels = [(scenario, series) for scenario, series in panels if series]
+    panels = _size_panels(document)
     if not panels:
         return
     import matplotlib
